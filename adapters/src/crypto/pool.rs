@@ -1,0 +1,162 @@
+//! A fixed pool of worker threads behind a bounded queue.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+
+use application::Unavailable;
+use crossbeam_channel::{Sender, TrySendError, bounded};
+use tokio::sync::oneshot;
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// What the pool has done so far (for tests and metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HashPoolStats {
+    /// Jobs accepted into the queue.
+    pub accepted: u64,
+    /// Jobs refused because the queue was full.
+    pub rejected: u64,
+}
+
+/// Runs CPU-heavy jobs on `threads` long-lived threads; at most `queue_limit` jobs wait.
+pub struct HashPool {
+    sender: Sender<Job>,
+    accepted: Arc<AtomicU64>,
+    rejected: AtomicU64,
+}
+
+/// How long a client refused for saturation is told to wait.
+const SATURATED_RETRY_AFTER_SECS: u64 = 1;
+
+impl HashPool {
+    /// Starts the threads.
+    ///
+    /// # Errors
+    /// When the OS refuses to start a thread.
+    pub fn new(threads: usize, queue_limit: usize) -> anyhow::Result<Self> {
+        let (sender, receiver) = bounded::<Job>(queue_limit);
+        for index in 0..threads.max(1) {
+            let receiver = receiver.clone();
+            thread::Builder::new()
+                .name(format!("gatehouse-hash-{index}"))
+                .spawn(move || {
+                    // Ends when the pool (the only sender) is dropped.
+                    while let Ok(job) = receiver.recv() {
+                        job();
+                    }
+                })?;
+        }
+        Ok(Self {
+            sender,
+            accepted: Arc::new(AtomicU64::new(0)),
+            rejected: AtomicU64::new(0),
+        })
+    }
+
+    /// Runs `job` on the pool and waits for its result without blocking the runtime.
+    ///
+    /// # Errors
+    /// [`Unavailable`] when the queue is full; an error if the worker died mid-job.
+    pub async fn run<T, F>(&self, job: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            // The receiver is gone when the request was cancelled; nothing to do then.
+            let _ = tx.send(job());
+        });
+        match self.sender.try_send(job) {
+            Ok(()) => {
+                self.accepted.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Full(_)) => {
+                self.rejected.fetch_add(1, Ordering::Relaxed);
+                return Err(Unavailable {
+                    retry_after_secs: SATURATED_RETRY_AFTER_SECS,
+                    what: "password hashing",
+                }
+                .into());
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                anyhow::bail!("password hashing pool has stopped")
+            }
+        }
+        rx.await
+            .map_err(|_| anyhow::anyhow!("password hashing worker dropped its job"))
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> HashPoolStats {
+        HashPoolStats {
+            accepted: self.accepted.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_job_runs_on_a_pool_thread_and_returns_its_value() {
+        let pool = HashPool::new(1, 4).expect("pool");
+        let name = pool
+            .run(|| thread::current().name().map(str::to_owned))
+            .await
+            .expect("runs");
+        assert_eq!(name.as_deref(), Some("gatehouse-hash-0"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_with_unavailable_instead_of_waiting() {
+        let pool = Arc::new(HashPool::new(1, 1).expect("pool"));
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        // Occupy the only worker until released.
+        let busy = {
+            let pool = Arc::clone(&pool);
+            tokio::spawn(async move {
+                pool.run(move || {
+                    let _ = started_tx.send(());
+                    let _ = release_rx.recv_timeout(Duration::from_secs(10));
+                })
+                .await
+            })
+        };
+        started_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("worker started");
+        // One job fits in the queue...
+        let queued = {
+            let pool = Arc::clone(&pool);
+            tokio::spawn(async move { pool.run(|| 1).await })
+        };
+        tokio::task::yield_now().await;
+        while pool.stats().accepted < 2 {
+            tokio::task::yield_now().await;
+        }
+        // ...the next one is refused at once.
+        let err = pool.run(|| 2).await.expect_err("queue full");
+        assert_eq!(
+            Unavailable::find_in(&err).map(|u| u.what),
+            Some("password hashing")
+        );
+        assert_eq!(
+            pool.stats(),
+            HashPoolStats {
+                accepted: 2,
+                rejected: 1
+            }
+        );
+        release_tx.send(()).expect("release");
+        busy.await.expect("join").expect("busy job ran");
+        assert_eq!(queued.await.expect("join").expect("queued job ran"), 1);
+    }
+}

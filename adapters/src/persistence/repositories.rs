@@ -1,0 +1,263 @@
+//! The storage ports over sea-orm.
+
+use anyhow::Context as _;
+use application::ports::{
+    AuthEventLog, CreateUserError, NewLogin, SessionRepository, UserRepository,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{
+    AuthEvent, AuthEventType, EmailAddress, EventId, FailureReason, PasswordHash, Session,
+    SessionId, User, UserId,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, SqlErr,
+    TransactionTrait,
+};
+
+use super::connection::{Database, db_error};
+use super::entities::{auth_events, sessions, users};
+
+/// [`UserRepository`] over sea-orm.
+#[derive(Clone)]
+pub struct SeaOrmUserRepository {
+    db: Database,
+}
+
+/// [`SessionRepository`] over sea-orm.
+#[derive(Clone)]
+pub struct SeaOrmSessionRepository {
+    db: Database,
+}
+
+/// [`AuthEventLog`] over sea-orm.
+#[derive(Clone)]
+pub struct SeaOrmAuthEventLog {
+    db: Database,
+}
+
+impl SeaOrmUserRepository {
+    /// Over `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+impl SeaOrmSessionRepository {
+    /// Over `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+impl SeaOrmAuthEventLog {
+    /// Over `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+fn user_from_row(row: users::Model) -> anyhow::Result<User> {
+    Ok(User {
+        id: UserId::from_uuid(row.id),
+        email: EmailAddress::parse(&row.email)
+            .with_context(|| format!("stored email of user {} does not parse", row.id))?,
+        password_hash: PasswordHash::from_phc(row.password_hash),
+        created_at: row.created_at,
+        last_login: row.last_login,
+        is_active: row.is_active,
+    })
+}
+
+fn session_from_row(row: sessions::Model) -> Session {
+    Session {
+        id: SessionId::from_uuid(row.id),
+        user_id: UserId::from_uuid(row.user_id),
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        revoked_at: row.revoked_at,
+        ip_address: row.ip_address,
+        user_agent: row.user_agent,
+    }
+}
+
+#[allow(dead_code)] // read back by the security-log listing and the tests
+fn event_from_row(row: auth_events::Model) -> anyhow::Result<AuthEvent> {
+    let event_type = AuthEventType::parse(&row.event_type)
+        .with_context(|| format!("unknown stored event type {:?}", row.event_type))?;
+    let failure_reason = row
+        .failure_reason
+        .as_deref()
+        .map(|r| FailureReason::parse(r).with_context(|| format!("unknown stored reason {r:?}")))
+        .transpose()?;
+    Ok(AuthEvent {
+        id: EventId::from_uuid(row.id),
+        user_id: row.user_id.map(UserId::from_uuid),
+        event_type,
+        success: row.success,
+        failure_reason,
+        ip_address: row.ip_address,
+        user_agent: row.user_agent,
+        created_at: row.created_at,
+        count: Ord::max(u32::try_from(row.count).unwrap_or(1), 1),
+    })
+}
+
+fn user_row(user: &User) -> users::ActiveModel {
+    users::ActiveModel {
+        id: Set(user.id.as_uuid()),
+        email: Set(user.email.as_str().to_owned()),
+        password_hash: Set(user.password_hash.as_str().to_owned()),
+        created_at: Set(user.created_at),
+        last_login: Set(user.last_login),
+        is_active: Set(user.is_active),
+    }
+}
+
+fn session_row(session: &Session) -> sessions::ActiveModel {
+    sessions::ActiveModel {
+        id: Set(session.id.as_uuid()),
+        user_id: Set(session.user_id.as_uuid()),
+        created_at: Set(session.created_at),
+        expires_at: Set(session.expires_at),
+        revoked_at: Set(session.revoked_at),
+        ip_address: Set(session.ip_address.clone()),
+        user_agent: Set(session.user_agent.clone()),
+    }
+}
+
+fn event_row(event: &AuthEvent) -> auth_events::ActiveModel {
+    auth_events::ActiveModel {
+        id: Set(event.id.as_uuid()),
+        user_id: Set(event.user_id.map(|u| u.as_uuid())),
+        event_type: Set(event.event_type.as_str().to_owned()),
+        success: Set(event.success),
+        failure_reason: Set(event.failure_reason.map(|r| r.as_str().to_owned())),
+        ip_address: Set(event.ip_address.clone()),
+        user_agent: Set(event.user_agent.clone()),
+        created_at: Set(event.created_at),
+        count: Set(i32::try_from(event.count).unwrap_or(i32::MAX)),
+    }
+}
+
+async fn insert_event<C: ConnectionTrait>(conn: &C, event: &AuthEvent) -> Result<(), DbErr> {
+    auth_events::Entity::insert(event_row(event))
+        .exec_without_returning(conn)
+        .await
+        .map(|_| ())
+}
+
+#[async_trait]
+impl UserRepository for SeaOrmUserRepository {
+    async fn find_by_email(&self, email: &EmailAddress) -> anyhow::Result<Option<User>> {
+        users::Entity::find()
+            .filter(users::Column::Email.eq(email.as_str()))
+            .one(self.db.connection())
+            .await
+            .map_err(db_error)?
+            .map(user_from_row)
+            .transpose()
+    }
+
+    async fn find_by_id(&self, id: UserId) -> anyhow::Result<Option<User>> {
+        users::Entity::find_by_id(id.as_uuid())
+            .one(self.db.connection())
+            .await
+            .map_err(db_error)?
+            .map(user_from_row)
+            .transpose()
+    }
+
+    async fn create_with_session(
+        &self,
+        user: &User,
+        session: &Session,
+        event: &AuthEvent,
+    ) -> Result<(), CreateUserError> {
+        let txn = self.db.connection().begin().await.map_err(db_error)?;
+        let inserted = users::Entity::insert(user_row(user))
+            .exec_without_returning(&txn)
+            .await;
+        if let Err(err) = inserted {
+            let taken = matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)));
+            txn.rollback().await.map_err(db_error)?;
+            return Err(if taken {
+                CreateUserError::EmailTaken
+            } else {
+                CreateUserError::Unexpected(db_error(err))
+            });
+        }
+        sessions::Entity::insert(session_row(session))
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_error)?;
+        insert_event(&txn, event).await.map_err(db_error)?;
+        txn.commit().await.map_err(db_error)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionRepository for SeaOrmSessionRepository {
+    async fn start(&self, login: &NewLogin) -> anyhow::Result<()> {
+        let txn = self.db.connection().begin().await.map_err(db_error)?;
+        sessions::Entity::insert(session_row(&login.session))
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_error)?;
+        let mut update = users::Entity::update_many()
+            .col_expr(users::Column::LastLogin, Expr::value(login.last_login))
+            .filter(users::Column::Id.eq(login.session.user_id.as_uuid()));
+        if let Some(hash) = &login.rehashed {
+            update = update.col_expr(users::Column::PasswordHash, Expr::value(hash.as_str()));
+        }
+        update.exec(&txn).await.map_err(db_error)?;
+        insert_event(&txn, &login.event).await.map_err(db_error)?;
+        txn.commit().await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn find_by_id(&self, id: SessionId) -> anyhow::Result<Option<Session>> {
+        Ok(sessions::Entity::find_by_id(id.as_uuid())
+            .one(self.db.connection())
+            .await
+            .map_err(db_error)?
+            .map(session_from_row))
+    }
+
+    async fn revoke(
+        &self,
+        id: SessionId,
+        user_id: UserId,
+        at: DateTime<Utc>,
+        event: &AuthEvent,
+    ) -> anyhow::Result<bool> {
+        let txn = self.db.connection().begin().await.map_err(db_error)?;
+        // The `revoked_at IS NULL` guard makes concurrent revocations race safely: exactly
+        // one of them updates the row and records the event.
+        let result = sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, Expr::value(at))
+            .filter(sessions::Column::Id.eq(id.as_uuid()))
+            .filter(sessions::Column::UserId.eq(user_id.as_uuid()))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(db_error)?;
+        let revoked = result.rows_affected > 0;
+        if revoked {
+            insert_event(&txn, event).await.map_err(db_error)?;
+        }
+        txn.commit().await.map_err(db_error)?;
+        Ok(revoked)
+    }
+}
+
+#[async_trait]
+impl AuthEventLog for SeaOrmAuthEventLog {
+    async fn record(&self, event: &AuthEvent) -> anyhow::Result<()> {
+        insert_event(self.db.connection(), event)
+            .await
+            .map_err(db_error)
+    }
+}

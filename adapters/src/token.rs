@@ -1,0 +1,324 @@
+//! [`TokenCodec`] with jsonwebtoken: HS256 JWS, pinned algorithm, `typ` and `kid`
+//! required, previous keys accepted for verification during rotation.
+//!
+//! # Security
+//! - The algorithm is pinned to HS256 before anything else is looked at: `none`, the
+//!   other HMACs and asymmetric algorithms are refused, so a public value can never be
+//!   used as an HMAC key.
+//! - The key is chosen by `kid` among keys we configured, never taken from the token:
+//!   `jku`, `jwk`, `x5u` and `x5c` are ignored.
+//! - The `kid` is a fingerprint of the key (a truncated SHA-256), never the key.
+//! - Keys are parsed once at start-up, not per request.
+//! - Time claims are only read here; `iss`, `aud`, `nbf` and `exp` are judged by the
+//!   domain's `TokenPolicy` so that the order of checks is the contract's.
+
+use std::collections::HashMap;
+
+use application::ports::{TokenCodec, TokenDecodeError};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::{Claims, SessionId, UserId};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// The `typ` header gatehouse writes (RFC 9068).
+pub const TOKEN_TYPE: &str = "at+jwt";
+
+/// HS256 JWTs signed with `JWT_SECRET`, verified with it or any `JWT_PREVIOUS_SECRETS`.
+pub struct JwtTokenCodec {
+    kid: String,
+    encoding_key: EncodingKey,
+    decoding_keys: HashMap<String, DecodingKey>,
+    validation: Validation,
+}
+
+/// The `kid` of a secret: the first 16 characters of its SHA-256 in URL-safe base64.
+pub fn key_id(secret: &SecretString) -> String {
+    let digest = Sha256::digest(secret.expose_secret().as_bytes());
+    let mut kid = URL_SAFE_NO_PAD.encode(digest);
+    kid.truncate(16);
+    kid
+}
+
+impl JwtTokenCodec {
+    /// Builds the codec; `current` signs, every key verifies.
+    pub fn new(current: &SecretString, previous: &[SecretString]) -> Self {
+        let kid = key_id(current);
+        let mut decoding_keys = HashMap::new();
+        for secret in std::iter::once(current).chain(previous) {
+            decoding_keys.insert(
+                key_id(secret),
+                DecodingKey::from_secret(secret.expose_secret().as_bytes()),
+            );
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Presence, types and values of the claims are checked below and by the policy,
+        // in the contract's order; the library only checks the signature.
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        Self {
+            kid,
+            encoding_key: EncodingKey::from_secret(current.expose_secret().as_bytes()),
+            decoding_keys,
+            validation,
+        }
+    }
+
+    /// The `kid` new tokens carry.
+    pub fn current_key_id(&self) -> &str {
+        &self.kid
+    }
+}
+
+impl TokenCodec for JwtTokenCodec {
+    fn encode(&self, claims: &Claims) -> anyhow::Result<String> {
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(TOKEN_TYPE.to_owned());
+        header.kid = Some(self.kid.clone());
+        let body = json!({
+            "sub": claims.sub.to_string(),
+            "user_id": claims.sub.to_string(),
+            "email": claims.email,
+            "sid": claims.sid.to_string(),
+            "jti": claims.jti.to_string(),
+            "iat": claims.iat,
+            "nbf": claims.nbf,
+            "exp": claims.exp,
+            "iss": claims.iss,
+            "aud": claims.aud,
+        });
+        Ok(jsonwebtoken::encode(&header, &body, &self.encoding_key)?)
+    }
+
+    fn decode(&self, token: &str) -> Result<Claims, TokenDecodeError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenDecodeError::Invalid)?;
+        if header.alg != Algorithm::HS256 {
+            return Err(TokenDecodeError::Invalid);
+        }
+        let typ_ok = header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case(TOKEN_TYPE) || t.eq_ignore_ascii_case("application/at+jwt")
+        });
+        if !typ_ok {
+            return Err(TokenDecodeError::Invalid);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.decoding_keys.get(kid))
+            .ok_or(TokenDecodeError::Invalid)?;
+        let data = jsonwebtoken::decode::<Value>(token, key, &self.validation).map_err(|e| {
+            match e.kind() {
+                // The signature verified, but the payload is not a JSON claims object.
+                ErrorKind::Json(_) => TokenDecodeError::InvalidClaims { user_id: None },
+                _ => TokenDecodeError::Invalid,
+            }
+        })?;
+        let Value::Object(map) = data.claims else {
+            return Err(TokenDecodeError::InvalidClaims { user_id: None });
+        };
+        read_claims(&map)
+    }
+}
+
+fn read_claims(map: &Map<String, Value>) -> Result<Claims, TokenDecodeError> {
+    let sub = uuid_claim(map, "sub").map(UserId::from_uuid);
+    let invalid = || TokenDecodeError::InvalidClaims { user_id: sub };
+    let sub = sub.ok_or_else(invalid)?;
+    let user_id = uuid_claim(map, "user_id").ok_or_else(invalid)?;
+    if user_id != sub.as_uuid() {
+        return Err(invalid());
+    }
+    Ok(Claims {
+        sub,
+        email: string_claim(map, "email").ok_or_else(invalid)?,
+        sid: uuid_claim(map, "sid")
+            .map(SessionId::from_uuid)
+            .ok_or_else(invalid)?,
+        jti: uuid_claim(map, "jti").ok_or_else(invalid)?,
+        iat: int_claim(map, "iat").ok_or_else(invalid)?,
+        nbf: int_claim(map, "nbf").ok_or_else(invalid)?,
+        exp: int_claim(map, "exp").ok_or_else(invalid)?,
+        iss: string_claim(map, "iss").ok_or_else(invalid)?,
+        aud: string_claim(map, "aud").ok_or_else(invalid)?,
+    })
+}
+
+fn string_claim(map: &Map<String, Value>, name: &str) -> Option<String> {
+    map.get(name)?.as_str().map(str::to_owned)
+}
+
+fn uuid_claim(map: &Map<String, Value>, name: &str) -> Option<Uuid> {
+    Uuid::parse_str(map.get(name)?.as_str()?).ok()
+}
+
+fn int_claim(map: &Map<String, Value>, name: &str) -> Option<i64> {
+    map.get(name)?.as_i64()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use domain::{EmailAddress, TokenPolicy};
+
+    use super::*;
+
+    fn secret(s: &str) -> SecretString {
+        SecretString::from(s.repeat(32 / s.len() + 1))
+    }
+
+    fn claims() -> Claims {
+        let policy =
+            TokenPolicy::new(3600, "gatehouse".into(), "gatehouse".into(), 30).expect("policy");
+        Claims::issue(
+            &policy,
+            UserId::from_uuid(Uuid::now_v7()),
+            &EmailAddress::parse("ada@example.com").expect("email"),
+            SessionId::from_uuid(Uuid::now_v7()),
+            Uuid::now_v7(),
+            Utc.with_ymd_and_hms(2026, 1, 14, 10, 0, 0)
+                .single()
+                .expect("date"),
+        )
+    }
+
+    fn forge(header: Value, body: Value, key: &[u8]) -> String {
+        let h = URL_SAFE_NO_PAD.encode(header.to_string());
+        let b = URL_SAFE_NO_PAD.encode(body.to_string());
+        let message = format!("{h}.{b}");
+        use hmac_sign::sign;
+        format!("{message}.{}", sign(key, message.as_bytes()))
+    }
+
+    /// HMAC-SHA256 through jsonwebtoken's own signer, for hand-made headers.
+    mod hmac_sign {
+        use super::*;
+        pub fn sign(key: &[u8], message: &[u8]) -> String {
+            jsonwebtoken::crypto::sign(message, &EncodingKey::from_secret(key), Algorithm::HS256)
+                .expect("sign")
+        }
+    }
+
+    fn body(c: &Claims) -> Value {
+        json!({
+            "sub": c.sub.to_string(), "user_id": c.sub.to_string(), "email": c.email,
+            "sid": c.sid.to_string(), "jti": c.jti.to_string(), "iat": c.iat, "nbf": c.nbf,
+            "exp": c.exp, "iss": c.iss, "aud": c.aud,
+        })
+    }
+
+    #[test]
+    fn a_token_round_trips_with_typ_and_kid_in_its_header() {
+        let current = secret("current");
+        let codec = JwtTokenCodec::new(&current, &[]);
+        let c = claims();
+        let token = codec.encode(&c).expect("encode");
+        let header = jsonwebtoken::decode_header(&token).expect("header");
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(header.kid.as_deref(), Some(key_id(&current).as_str()));
+        assert!(!header.kid.unwrap_or_default().contains("current"));
+        assert_eq!(codec.decode(&token), Ok(c));
+    }
+
+    #[test]
+    fn a_token_signed_with_a_listed_previous_secret_verifies() {
+        let old = secret("old");
+        let c = claims();
+        let token = JwtTokenCodec::new(&old, &[]).encode(&c).expect("encode");
+        assert_eq!(
+            JwtTokenCodec::new(&secret("new"), &[old]).decode(&token),
+            Ok(c)
+        );
+        assert_eq!(
+            JwtTokenCodec::new(&secret("new"), &[]).decode(&token),
+            Err(TokenDecodeError::Invalid)
+        );
+    }
+
+    #[test]
+    fn other_algorithms_wrong_typ_and_unknown_kid_are_invalid() {
+        let key = secret("current");
+        let codec = JwtTokenCodec::new(&key, &[]);
+        let kid = key_id(&key);
+        let b = body(&claims());
+        for header in [
+            json!({"alg": "none", "typ": "at+jwt", "kid": kid}),
+            json!({"alg": "HS384", "typ": "at+jwt", "kid": kid}),
+            json!({"alg": "HS256", "typ": "JWT", "kid": kid}),
+            json!({"alg": "HS256", "kid": kid}),
+            json!({"alg": "HS256", "typ": "at+jwt"}),
+            json!({"alg": "HS256", "typ": "at+jwt", "kid": "../../etc/passwd"}),
+        ] {
+            let token = forge(header.clone(), b.clone(), key.expose_secret().as_bytes());
+            assert_eq!(
+                codec.decode(&token),
+                Err(TokenDecodeError::Invalid),
+                "{header}"
+            );
+        }
+    }
+
+    #[test]
+    fn application_at_jwt_typ_is_accepted_case_insensitively() {
+        let key = secret("current");
+        let codec = JwtTokenCodec::new(&key, &[]);
+        let c = claims();
+        let header = json!({"alg": "HS256", "typ": "Application/AT+JWT", "kid": key_id(&key)});
+        let token = forge(header, body(&c), key.expose_secret().as_bytes());
+        assert_eq!(codec.decode(&token), Ok(c));
+    }
+
+    #[test]
+    fn a_missing_or_ill_typed_claim_is_invalid_claims_once_the_signature_verified() {
+        let key = secret("current");
+        let codec = JwtTokenCodec::new(&key, &[]);
+        let c = claims();
+        let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": key_id(&key)});
+        for name in [
+            "sub", "user_id", "email", "sid", "jti", "iat", "nbf", "exp", "iss", "aud",
+        ] {
+            let mut missing = body(&c);
+            missing.as_object_mut().expect("object").remove(name);
+            let token = forge(header.clone(), missing, key.expose_secret().as_bytes());
+            let expected_user = (name != "sub").then_some(c.sub);
+            assert_eq!(
+                codec.decode(&token),
+                Err(TokenDecodeError::InvalidClaims {
+                    user_id: expected_user
+                }),
+                "missing {name}"
+            );
+        }
+        let mut wrong_type = body(&c);
+        wrong_type["exp"] = json!("tomorrow");
+        let token = forge(header, wrong_type, key.expose_secret().as_bytes());
+        assert_eq!(
+            codec.decode(&token),
+            Err(TokenDecodeError::InvalidClaims {
+                user_id: Some(c.sub)
+            })
+        );
+    }
+
+    #[test]
+    fn a_bad_signature_or_malformed_token_is_invalid() {
+        let codec = JwtTokenCodec::new(&secret("current"), &[]);
+        let token = JwtTokenCodec::new(&secret("other"), &[])
+            .encode(&claims())
+            .expect("encode");
+        assert_eq!(codec.decode(&token), Err(TokenDecodeError::Invalid));
+        for junk in ["", "abc", "a.b", "a.b.c", "a.b.c.d", "!!!.@@@.###"] {
+            assert_eq!(
+                codec.decode(junk),
+                Err(TokenDecodeError::Invalid),
+                "{junk:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Gatehouse application layer: the use cases (sign up, log in, log out, authenticate)
+//! and the outbound ports they need.
+//!
+//! This crate owns the order of checks and which audit event each outcome records. It
+//! must not do I/O itself, know HTTP, SQL, Argon2 or JWT, or depend on an async runtime:
+//! every effect goes through a port in [`ports`], implemented in `adapters`.
+
+pub mod caller;
+pub mod errors;
+pub mod ports;
+pub mod service;
+pub mod use_cases;
+
+pub use caller::Caller;
+pub use errors::Unavailable;
+pub use service::{AuthConfig, AuthService, AuthUseCases, Ports};
+pub use use_cases::IssuedSession;
+pub use use_cases::authenticate::{AuthenticateError, AuthenticateRequest, Principal};
+pub use use_cases::log_in::{LogInError, LogInRequest};
+pub use use_cases::log_out::LogOutError;
+pub use use_cases::sign_up::{SignUpError, SignUpRequest};

@@ -1,0 +1,73 @@
+//! Ports: per-IP rate limits and the per-account login throttle.
+//!
+//! Both are in-process today; behind these ports a shared store can replace them.
+
+use std::net::IpAddr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::EmailAddress;
+
+/// An operation limited per client IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LimitedAction {
+    /// `POST /api/auth/signup`.
+    SignUp,
+    /// `POST /api/auth/login`.
+    LogIn,
+}
+
+/// A per-IP limiter's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    /// Go ahead.
+    Allowed,
+    /// Refused; retry after this many seconds.
+    Limited {
+        /// Seconds until a request would be allowed.
+        retry_after_secs: u64,
+    },
+}
+
+/// Per-client-IP request limits.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait RateLimiter: Send + Sync + 'static {
+    /// Counts one request of `action` from `ip` and says whether it may proceed.
+    fn check(&self, action: LimitedAction, ip: Option<IpAddr>) -> RateDecision;
+}
+
+/// The per-account throttle's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleDecision {
+    /// The attempt may proceed (and has been counted as a potential failure).
+    Allowed,
+    /// The account (or the account from this IP bucket) is throttled.
+    Throttled {
+        /// Seconds until the window ends.
+        retry_after_secs: u64,
+    },
+}
+
+/// Failed-login counters per normalised email (per IP bucket, and across all IPs).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait LoginThrottle: Send + Sync + 'static {
+    /// Atomically checks the counters and counts this attempt as a failure in advance,
+    /// so that parallel attempts cannot overrun the limit; a success undoes it through
+    /// [`LoginThrottle::succeeded`].
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn attempt(
+        &self,
+        email: &EmailAddress,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<ThrottleDecision>;
+
+    /// The password was right: clears the account's failures.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn succeeded(&self, email: &EmailAddress, ip: Option<IpAddr>) -> anyhow::Result<()>;
+}

@@ -1,0 +1,46 @@
+//! Port: where users are stored.
+
+use async_trait::async_trait;
+use domain::{AuthEvent, EmailAddress, Session, User, UserId};
+
+/// Why creating a user failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    /// A user with this (normalised) email already exists, active or not.
+    #[error("email already registered")]
+    EmailTaken,
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Users, looked up by id or normalised email.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync + 'static {
+    /// The user with this normalised email, active or not.
+    ///
+    /// # Errors
+    /// Storage failures only; an unknown email is `Ok(None)`.
+    async fn find_by_email(&self, email: &EmailAddress) -> anyhow::Result<Option<User>>;
+
+    /// The user with this id, active or not.
+    ///
+    /// # Errors
+    /// Storage failures only; an unknown id is `Ok(None)`.
+    async fn find_by_id(&self, id: UserId) -> anyhow::Result<Option<User>>;
+
+    /// Stores a new user, its first session and its `signup` event in ONE transaction:
+    /// either all three are written or none is.
+    ///
+    /// # Errors
+    /// MUST return [`CreateUserError::EmailTaken`] — and write nothing — when the email
+    /// is already registered, including when a concurrent call wins the race (the
+    /// storage's unique constraint decides, not a prior lookup).
+    async fn create_with_session(
+        &self,
+        user: &User,
+        session: &Session,
+        event: &AuthEvent,
+    ) -> Result<(), CreateUserError>;
+}
