@@ -3,7 +3,11 @@
 //! and `bootstrap`, which wires them to the application's use cases. The `gatehouse`
 //! binary (`main.rs`) only calls into this crate.
 
+pub mod bootstrap;
 pub mod config;
 pub mod crypto;
+pub mod http;
+pub mod limits;
 pub mod persistence;
+pub mod telemetry;
 pub mod token;

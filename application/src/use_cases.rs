@@ -6,7 +6,6 @@ pub mod log_out;
 pub mod sign_up;
 
 #[cfg(test)]
-#[allow(dead_code)] // until every use case's tests use it
 mod test_support;
 
 use chrono::{DateTime, Utc};

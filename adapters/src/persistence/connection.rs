@@ -44,7 +44,17 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
         .acquire_timeout(Duration::from_secs(5));
     if is_sqlite {
         // An in-memory database exists per connection: it must have exactly one.
-        options.max_connections(if in_memory { 1 } else { 4 });
+        if in_memory {
+            // An in-memory database lives and dies with its one connection: never let the
+            // pool recycle it.
+            options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        } else {
+            options.max_connections(4);
+        }
         options.map_sqlx_sqlite_opts(move |opts| {
             let opts = opts
                 .foreign_keys(true)

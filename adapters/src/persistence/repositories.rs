@@ -261,3 +261,6 @@ impl AuthEventLog for SeaOrmAuthEventLog {
             .map_err(db_error)
     }
 }
+
+#[cfg(test)]
+mod tests;

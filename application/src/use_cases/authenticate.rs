@@ -165,3 +165,674 @@ fn bearer_token(header: &str) -> Option<&str> {
     let token = rest.trim();
     (!token.is_empty()).then_some(token)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeDelta, Utc};
+    use domain::SessionId;
+
+    use super::*;
+    use crate::use_cases::test_support::{
+        Mocks, assert_carries_unavailable, assert_event, caller, capture_events, config, now, only,
+        taken, unavailable, user,
+    };
+
+    const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqYW5lIn0.c2lnbmF0dXJl";
+
+    /// A stored user, a live session of theirs, and the claims of its token.
+    struct Fixture {
+        user: User,
+        session: Session,
+        claims: Claims,
+    }
+
+    /// Claims issued at `issued_at` (so `exp` = `issued_at` + 1 h) and their session,
+    /// which ends with the token.
+    fn issued_at(issued_at: DateTime<Utc>) -> Fixture {
+        let user = user("jane.doe@example.com");
+        let session_id = SessionId::from_uuid(Uuid::now_v7());
+        let claims = Claims::issue(
+            &config().token_policy,
+            user.id,
+            &user.email,
+            session_id,
+            Uuid::now_v7(),
+            issued_at,
+        );
+        let session = Session {
+            id: session_id,
+            user_id: user.id,
+            created_at: issued_at,
+            expires_at: claims.expires_at(),
+            revoked_at: None,
+            ip_address: Some("198.51.100.1".into()),
+            user_agent: None,
+        };
+        Fixture {
+            user,
+            session,
+            claims,
+        }
+    }
+
+    /// A token issued ten minutes ago: 50 minutes left.
+    fn fixture() -> Fixture {
+        issued_at(now() - TimeDelta::minutes(10))
+    }
+
+    fn request(authorization: &str) -> AuthenticateRequest {
+        AuthenticateRequest {
+            authorization: SecretString::from(authorization.to_owned()),
+            caller: caller(),
+        }
+    }
+
+    fn bearer() -> AuthenticateRequest {
+        request(&format!("Bearer {TOKEN}"))
+    }
+
+    fn decodes(mocks: &mut Mocks, outcome: Result<Claims, TokenDecodeError>) {
+        mocks
+            .tokens
+            .expect_decode()
+            .withf(|token| token == TOKEN)
+            .times(1)
+            .returning(move |_| outcome.clone());
+    }
+
+    fn finds_session(mocks: &mut Mocks, id: SessionId, found: Option<Session>) {
+        mocks
+            .sessions
+            .expect_find_by_id()
+            .withf(move |wanted| *wanted == id)
+            .times(1)
+            .returning(move |_| Ok(found.clone()));
+    }
+
+    /// The user lookup, for the principal and for the owner of a refused token's event
+    /// alike (how often it runs is the use case's business).
+    fn finds_user(mocks: &mut Mocks, id: UserId, found: Option<User>) {
+        mocks
+            .users
+            .expect_find_by_id()
+            .withf(move |wanted| *wanted == id)
+            .returning(move |_| Ok(found.clone()));
+    }
+
+    fn nothing_is_decoded_or_looked_up(mocks: &mut Mocks) {
+        mocks.tokens.expect_decode().never();
+        mocks.sessions.expect_find_by_id().never();
+        mocks.users.expect_find_by_id().never();
+    }
+
+    /// Authenticates `claims` as a verified token whose subject is `user`, expecting a
+    /// refusal before the session is looked at; answers the result and the events.
+    async fn refuse_before_the_session_check(
+        claims: Claims,
+        user: &User,
+    ) -> (Result<Principal, AuthenticateError>, Vec<AuthEvent>) {
+        let mut mocks = Mocks::default();
+        decodes(&mut mocks, Ok(claims));
+        mocks.sessions.expect_find_by_id().never();
+        finds_user(&mut mocks, user.id, Some(user.clone()));
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = authenticate(&ports, &config(), bearer()).await;
+        (result, taken(&events))
+    }
+
+    /// Authenticates the fixture's valid claims against the stored `session` and `user`.
+    async fn authenticate_against(
+        fixture: &Fixture,
+        session: Option<Session>,
+        user: Option<User>,
+    ) -> (Result<Principal, AuthenticateError>, Vec<AuthEvent>) {
+        let mut mocks = Mocks::default();
+        decodes(&mut mocks, Ok(fixture.claims.clone()));
+        finds_session(&mut mocks, fixture.claims.sid, session);
+        finds_user(&mut mocks, fixture.claims.sub, user);
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = authenticate(&ports, &config(), bearer()).await;
+        (result, taken(&events))
+    }
+
+    #[tokio::test]
+    async fn a_valid_token_of_a_live_session_and_an_active_user_authenticates_as_them_and_records_nothing()
+     {
+        let fixture = fixture();
+
+        let (result, events) = authenticate_against(
+            &fixture,
+            Some(fixture.session.clone()),
+            Some(fixture.user.clone()),
+        )
+        .await;
+
+        let principal = result.expect("token accepted");
+        assert_eq!(principal.user, fixture.user);
+        assert_eq!(principal.session, fixture.session);
+        assert_eq!(events, []);
+    }
+
+    #[tokio::test]
+    async fn the_bearer_scheme_is_case_insensitive_and_surrounding_spaces_are_ignored() {
+        for header in [
+            format!("bearer {TOKEN}"),
+            format!("BEARER   {TOKEN}  "),
+            format!("  Bearer {TOKEN}"),
+        ] {
+            let fixture = fixture();
+            let mut mocks = Mocks::default();
+            decodes(&mut mocks, Ok(fixture.claims.clone()));
+            finds_session(
+                &mut mocks,
+                fixture.session.id,
+                Some(fixture.session.clone()),
+            );
+            finds_user(&mut mocks, fixture.user.id, Some(fixture.user.clone()));
+            mocks.events.expect_record().never();
+            let ports = mocks.into_ports();
+
+            let result = authenticate(&ports, &config(), request(&header)).await;
+
+            assert!(result.is_ok(), "{header:?}: {result:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_whose_nbf_is_in_the_future_by_no_more_than_the_leeway_is_accepted() {
+        let mut fixture = fixture();
+        fixture.claims.nbf = now().timestamp() + 30;
+
+        let (result, events) = authenticate_against(
+            &fixture,
+            Some(fixture.session.clone()),
+            Some(fixture.user.clone()),
+        )
+        .await;
+
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(events, []);
+    }
+
+    #[tokio::test]
+    async fn a_request_without_a_bearer_token_is_missing_and_decodes_and_records_nothing() {
+        for header in [
+            "",
+            "   ",
+            "Basic amFuZTpzZWNyZXQ=",
+            "Token abc",
+            "Bearer",
+            "Bearer    ",
+            "BearerabcXYZ",
+        ] {
+            let mut mocks = Mocks::default();
+            nothing_is_decoded_or_looked_up(&mut mocks);
+            mocks.events.expect_record().never();
+            let ports = mocks.into_ports();
+
+            let result = authenticate(&ports, &config(), request(header)).await;
+
+            assert!(
+                matches!(result, Err(AuthenticateError::Missing)),
+                "{header:?}: {result:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_authorization_header_over_8_kib_is_invalid_without_being_decoded_and_is_recorded_without_a_user()
+     {
+        for scheme in ["Bearer ", "Basic "] {
+            let header = format!(
+                "{scheme}{}",
+                "a".repeat(MAX_AUTHORIZATION_HEADER_BYTES + 1 - scheme.len())
+            );
+            assert_eq!(header.len(), 8 * 1024 + 1);
+            let mut mocks = Mocks::default();
+            nothing_is_decoded_or_looked_up(&mut mocks);
+            let events = capture_events(&mut mocks.events);
+            let ports = mocks.into_ports();
+
+            let result = authenticate(&ports, &config(), request(&header)).await;
+
+            assert!(
+                matches!(result, Err(AuthenticateError::Invalid)),
+                "{scheme:?}: {result:?}"
+            );
+            assert_event(
+                &only(taken(&events)),
+                AuthEventType::TokenRejected,
+                None,
+                Some(FailureReason::AuthInvalid),
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_authorization_header_of_exactly_8_kib_is_not_refused_for_its_size() {
+        let token = "a".repeat(MAX_AUTHORIZATION_HEADER_BYTES - "Bearer ".len());
+        let mut mocks = Mocks::default();
+        let expected = token.clone();
+        mocks
+            .tokens
+            .expect_decode()
+            .withf(move |sent| sent == expected)
+            .times(1)
+            .returning(|_| Err(TokenDecodeError::Invalid));
+        capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = authenticate(&ports, &config(), request(&format!("Bearer {token}"))).await;
+
+        assert!(
+            matches!(result, Err(AuthenticateError::Invalid)),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_the_codec_refuses_is_invalid_and_recorded_without_a_user() {
+        let mut mocks = Mocks::default();
+        decodes(&mut mocks, Err(TokenDecodeError::Invalid));
+        mocks.sessions.expect_find_by_id().never();
+        // A forged token names whoever it likes: it must not reach anyone's log.
+        mocks.users.expect_find_by_id().never();
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = authenticate(&ports, &config(), bearer()).await;
+
+        assert!(
+            matches!(result, Err(AuthenticateError::Invalid)),
+            "{result:?}"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::TokenRejected,
+            None,
+            Some(FailureReason::AuthInvalid),
+        );
+    }
+
+    #[tokio::test]
+    async fn a_verified_token_from_another_issuer_is_invalid_and_recorded_for_its_subject() {
+        let Fixture {
+            user, mut claims, ..
+        } = fixture();
+        claims.iss = "someone-else".into();
+
+        let (result, events) = refuse_before_the_session_check(claims, &user).await;
+
+        assert!(
+            matches!(result, Err(AuthenticateError::Invalid)),
+            "{result:?}"
+        );
+        assert_event(
+            &only(events),
+            AuthEventType::TokenRejected,
+            Some(user.id),
+            Some(FailureReason::AuthInvalid),
+        );
+    }
+
+    #[tokio::test]
+    async fn a_verified_token_for_another_audience_is_invalid_and_recorded_for_its_subject() {
+        let Fixture {
+            user, mut claims, ..
+        } = fixture();
+        claims.aud = "todo-api".into();
+
+        let (result, events) = refuse_before_the_session_check(claims, &user).await;
+
+        assert!(
+            matches!(result, Err(AuthenticateError::Invalid)),
+            "{result:?}"
+        );
+        assert_event(
+            &only(events),
+            AuthEventType::TokenRejected,
+            Some(user.id),
+            Some(FailureReason::AuthInvalid),
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_whose_nbf_is_further_in_the_future_than_the_leeway_is_invalid() {
+        let Fixture {
+            user, mut claims, ..
+        } = fixture();
+        claims.nbf = now().timestamp() + 31;
+
+        let (result, events) = refuse_before_the_session_check(claims, &user).await;
+
+        assert!(
+            matches!(result, Err(AuthenticateError::Invalid)),
+            "{result:?}"
+        );
+        assert_event(
+            &only(events),
+            AuthEventType::TokenRejected,
+            Some(user.id),
+            Some(FailureReason::AuthInvalid),
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_from_another_issuer_is_invalid_even_when_it_has_expired_too() {
+        let Fixture {
+            user, mut claims, ..
+        } = issued_at(now() - TimeDelta::days(2));
+        claims.iss = "someone-else".into();
+
+        let (result, _) = refuse_before_the_session_check(claims, &user).await;
+
+        assert!(
+            matches!(result, Err(AuthenticateError::Invalid)),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_is_expired_and_recorded_for_its_subject_without_looking_at_the_session()
+     {
+        // exp was 31 s ago: past the 30 s leeway.
+        let Fixture { user, claims, .. } = issued_at(now() - TimeDelta::seconds(3600 + 31));
+
+        let (result, events) = refuse_before_the_session_check(claims, &user).await;
+
+        assert!(
+            matches!(result, Err(AuthenticateError::Expired)),
+            "{result:?}"
+        );
+        assert_event(
+            &only(events),
+            AuthEventType::TokenRejected,
+            Some(user.id),
+            Some(FailureReason::AuthExpired),
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_whose_exp_passed_exactly_the_leeway_ago_is_expired() {
+        let Fixture { user, claims, .. } = issued_at(now() - TimeDelta::seconds(3600 + 30));
+
+        let (result, _) = refuse_before_the_session_check(claims, &user).await;
+
+        assert!(
+            matches!(result, Err(AuthenticateError::Expired)),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_of_a_user_who_no_longer_exists_is_recorded_without_a_user() {
+        let Fixture { user, claims, .. } = issued_at(now() - TimeDelta::days(2));
+        let mut mocks = Mocks::default();
+        decodes(&mut mocks, Ok(claims));
+        mocks.sessions.expect_find_by_id().never();
+        finds_user(&mut mocks, user.id, None);
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = authenticate(&ports, &config(), bearer()).await;
+
+        assert!(
+            matches!(result, Err(AuthenticateError::Expired)),
+            "{result:?}"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::TokenRejected,
+            None,
+            Some(FailureReason::AuthExpired),
+        );
+    }
+
+    #[tokio::test]
+    async fn a_verified_token_missing_a_claim_is_invalid_claims_and_recorded_for_its_readable_subject()
+     {
+        let user = user("jane.doe@example.com");
+        let mut mocks = Mocks::default();
+        decodes(
+            &mut mocks,
+            Err(TokenDecodeError::InvalidClaims {
+                user_id: Some(user.id),
+            }),
+        );
+        mocks.sessions.expect_find_by_id().never();
+        finds_user(&mut mocks, user.id, Some(user.clone()));
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = authenticate(&ports, &config(), bearer()).await;
+
+        assert!(
+            matches!(result, Err(AuthenticateError::InvalidClaims)),
+            "{result:?}"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::TokenRejected,
+            Some(user.id),
+            Some(FailureReason::AuthInvalidClaims),
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_claims_without_a_readable_subject_are_recorded_without_a_user() {
+        let mut mocks = Mocks::default();
+        decodes(
+            &mut mocks,
+            Err(TokenDecodeError::InvalidClaims { user_id: None }),
+        );
+        mocks.sessions.expect_find_by_id().never();
+        mocks.users.expect_find_by_id().never();
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = authenticate(&ports, &config(), bearer()).await;
+
+        assert!(
+            matches!(result, Err(AuthenticateError::InvalidClaims)),
+            "{result:?}"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::TokenRejected,
+            None,
+            Some(FailureReason::AuthInvalidClaims),
+        );
+    }
+
+    /// Asserts a refusal as revoked, recorded once with `owner`.
+    fn assert_revoked(
+        result: &Result<Principal, AuthenticateError>,
+        events: Vec<AuthEvent>,
+        owner: Option<UserId>,
+    ) {
+        assert!(
+            matches!(result, Err(AuthenticateError::Revoked)),
+            "{result:?}"
+        );
+        assert_event(
+            &only(events),
+            AuthEventType::TokenRejected,
+            owner,
+            Some(FailureReason::AuthRevoked),
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_of_an_unknown_session_is_revoked_and_recorded_for_its_subject() {
+        let fixture = fixture();
+
+        let (result, events) =
+            authenticate_against(&fixture, None, Some(fixture.user.clone())).await;
+
+        assert_revoked(&result, events, Some(fixture.user.id));
+    }
+
+    #[tokio::test]
+    async fn a_token_of_a_revoked_session_is_revoked_and_recorded_for_its_subject() {
+        let fixture = fixture();
+        let session = Session {
+            revoked_at: Some(now() - TimeDelta::minutes(1)),
+            ..fixture.session.clone()
+        };
+
+        let (result, events) =
+            authenticate_against(&fixture, Some(session), Some(fixture.user.clone())).await;
+
+        assert_revoked(&result, events, Some(fixture.user.id));
+    }
+
+    #[tokio::test]
+    async fn a_token_of_a_session_that_has_expired_is_revoked_and_recorded_for_its_subject() {
+        let fixture = fixture();
+        let session = Session {
+            expires_at: now() - TimeDelta::seconds(1),
+            ..fixture.session.clone()
+        };
+
+        let (result, events) =
+            authenticate_against(&fixture, Some(session), Some(fixture.user.clone())).await;
+
+        assert_revoked(&result, events, Some(fixture.user.id));
+    }
+
+    #[tokio::test]
+    async fn a_token_within_its_exp_leeway_is_revoked_because_its_session_has_ended() {
+        // exp is now: the claims pass (30 s leeway) but the session, which ends with the
+        // token and has no leeway, is over.
+        let fixture = issued_at(now() - TimeDelta::seconds(3600));
+        assert_eq!(fixture.session.expires_at, now());
+
+        let (result, events) = authenticate_against(
+            &fixture,
+            Some(fixture.session.clone()),
+            Some(fixture.user.clone()),
+        )
+        .await;
+
+        assert_revoked(&result, events, Some(fixture.user.id));
+    }
+
+    #[tokio::test]
+    async fn a_token_naming_another_users_session_is_revoked_and_recorded_for_the_tokens_subject() {
+        let fixture = fixture();
+        let someone_else = user("someone.else@example.com");
+        let session = Session {
+            user_id: someone_else.id,
+            ..fixture.session.clone()
+        };
+        let mut mocks = Mocks::default();
+        decodes(&mut mocks, Ok(fixture.claims.clone()));
+        finds_session(&mut mocks, fixture.claims.sid, Some(session));
+        finds_user(&mut mocks, fixture.user.id, Some(fixture.user.clone()));
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = authenticate(&ports, &config(), bearer()).await;
+
+        assert_revoked(&result, taken(&events), Some(fixture.user.id));
+    }
+
+    #[tokio::test]
+    async fn a_token_of_an_inactive_user_is_revoked_and_recorded_for_that_user() {
+        let fixture = fixture();
+        let inactive = User {
+            is_active: false,
+            ..fixture.user.clone()
+        };
+
+        let (result, events) =
+            authenticate_against(&fixture, Some(fixture.session.clone()), Some(inactive)).await;
+
+        assert_revoked(&result, events, Some(fixture.user.id));
+    }
+
+    #[tokio::test]
+    async fn a_token_of_a_user_who_no_longer_exists_is_revoked_and_recorded_without_a_user() {
+        let fixture = fixture();
+
+        let (result, events) =
+            authenticate_against(&fixture, Some(fixture.session.clone()), None).await;
+
+        assert_revoked(&result, events, None);
+    }
+
+    #[tokio::test]
+    async fn when_the_session_lookup_is_unavailable_authentication_is_unexpected_and_records_nothing()
+     {
+        let fixture = fixture();
+        let mut mocks = Mocks::default();
+        decodes(&mut mocks, Ok(fixture.claims.clone()));
+        mocks
+            .sessions
+            .expect_find_by_id()
+            .times(1)
+            .returning(|_| Err(unavailable()));
+        mocks.users.expect_find_by_id().never();
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = authenticate(&ports, &config(), bearer()).await;
+
+        let Err(AuthenticateError::Unexpected(err)) = result else {
+            panic!("expected Unexpected, got {result:?}");
+        };
+        assert_carries_unavailable(&err);
+    }
+
+    #[tokio::test]
+    async fn when_the_user_lookup_is_unavailable_authentication_is_unexpected_and_records_nothing()
+    {
+        let fixture = fixture();
+        let mut mocks = Mocks::default();
+        decodes(&mut mocks, Ok(fixture.claims.clone()));
+        finds_session(
+            &mut mocks,
+            fixture.session.id,
+            Some(fixture.session.clone()),
+        );
+        mocks
+            .users
+            .expect_find_by_id()
+            .times(1)
+            .returning(|_| Err(unavailable()));
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = authenticate(&ports, &config(), bearer()).await;
+
+        let Err(AuthenticateError::Unexpected(err)) = result else {
+            panic!("expected Unexpected, got {result:?}");
+        };
+        assert_carries_unavailable(&err);
+    }
+
+    #[tokio::test]
+    async fn when_a_refused_tokens_owner_cannot_be_looked_up_the_refusal_is_unexpected() {
+        let Fixture { claims, .. } = issued_at(now() - TimeDelta::days(2));
+        let mut mocks = Mocks::default();
+        decodes(&mut mocks, Ok(claims));
+        mocks
+            .users
+            .expect_find_by_id()
+            .times(1)
+            .returning(|_| Err(unavailable()));
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = authenticate(&ports, &config(), bearer()).await;
+
+        let Err(AuthenticateError::Unexpected(err)) = result else {
+            panic!("expected Unexpected, got {result:?}");
+        };
+        assert_carries_unavailable(&err);
+    }
+}

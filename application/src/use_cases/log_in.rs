@@ -137,8 +137,10 @@ pub async fn log_in(
     };
     ports.throttle.succeeded(&email, ip).await?;
 
+    // The rehash is an upgrade, not a condition of the login: if it cannot be done now
+    // (hashing saturated), the next successful login tries again.
     let rehashed = if needs_rehash {
-        Some(ports.hasher.hash(password).await?)
+        ports.hasher.hash(password).await.ok()
     } else {
         None
     };
@@ -186,4 +188,671 @@ async fn fail(
         ports.clock.now(),
     );
     ports.events.record(&event).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use domain::{Claims, PasswordHash, User};
+    use mockall::Sequence;
+
+    use super::*;
+    use crate::use_cases::test_support::{
+        CALLER_IP, CALLER_USER_AGENT, Captured, Mocks, assert_carries_unavailable, assert_event,
+        caller, capture_events, captured, config, now, only, taken, unavailable, user,
+    };
+
+    /// As a client might send it: padded and in mixed case.
+    const EMAIL: &str = " Jane.Doe@Example.com ";
+    const NORMALISED_EMAIL: &str = "jane.doe@example.com";
+    const PASSWORD: &str = "Correct7Horse";
+    /// What [`user`] stores.
+    const STORED_HASH: &str = "$argon2id$stored";
+    const NEW_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$new";
+    const TOKEN: &str = "signed.access.token";
+
+    fn request(email: &str) -> LogInRequest {
+        LogInRequest {
+            email: email.into(),
+            password: SecretString::from(PASSWORD.to_owned()),
+            caller: caller(),
+        }
+    }
+
+    fn stored_user() -> User {
+        user(NORMALISED_EMAIL)
+    }
+
+    fn inactive_user() -> User {
+        User {
+            is_active: false,
+            ..stored_user()
+        }
+    }
+
+    fn rate_limit(mocks: &mut Mocks, decision: RateDecision) {
+        mocks
+            .rate_limiter
+            .expect_check()
+            .withf(|action, ip| *action == LimitedAction::LogIn && *ip == caller().ip)
+            .times(1)
+            .return_const(decision);
+    }
+
+    fn throttle(mocks: &mut Mocks, decision: ThrottleDecision, order: Option<&mut Sequence>) {
+        let expectation = mocks
+            .throttle
+            .expect_attempt()
+            .withf(|email, ip, at| {
+                email.as_str() == NORMALISED_EMAIL && *ip == caller().ip && *at == now()
+            })
+            .times(1)
+            .returning(move |_, _, _| Ok(decision));
+        if let Some(order) = order {
+            expectation.in_sequence(order);
+        }
+    }
+
+    fn finds(mocks: &mut Mocks, found: Option<User>) {
+        mocks
+            .users
+            .expect_find_by_email()
+            .withf(|email| email.as_str() == NORMALISED_EMAIL)
+            .times(1)
+            .returning(move |_| Ok(found.clone()));
+    }
+
+    fn verifies(mocks: &mut Mocks, check: PasswordCheck, order: Option<&mut Sequence>) {
+        let expectation = mocks
+            .hasher
+            .expect_verify()
+            .withf(|password, hash| password.expose() == PASSWORD && hash.as_str() == STORED_HASH)
+            .times(1)
+            .returning(move |_, _| Ok(check));
+        if let Some(order) = order {
+            expectation.in_sequence(order);
+        }
+    }
+
+    fn no_password_is_verified(mocks: &mut Mocks) {
+        mocks.hasher.expect_verify().never();
+        mocks.hasher.expect_verify_dummy().never();
+    }
+
+    fn no_session_is_started(mocks: &mut Mocks) {
+        mocks.throttle.expect_succeeded().never();
+        mocks.hasher.expect_hash().never();
+        mocks.tokens.expect_encode().never();
+        mocks.sessions.expect_start().never();
+    }
+
+    fn signs_token(mocks: &mut Mocks) -> Captured<Claims> {
+        let claims = captured();
+        let kept = Arc::clone(&claims);
+        mocks.tokens.expect_encode().times(1).returning(move |c| {
+            kept.lock().expect("capture lock poisoned").push(c.clone());
+            Ok(TOKEN.into())
+        });
+        claims
+    }
+
+    fn starts_session(mocks: &mut Mocks) -> Captured<NewLogin> {
+        let logins = captured();
+        let kept = Arc::clone(&logins);
+        mocks
+            .sessions
+            .expect_start()
+            .times(1)
+            .returning(move |login| {
+                kept.lock()
+                    .expect("capture lock poisoned")
+                    .push(login.clone());
+                Ok(())
+            });
+        logins
+    }
+
+    fn clears_throttle(mocks: &mut Mocks) {
+        mocks
+            .throttle
+            .expect_succeeded()
+            .withf(|email, ip| email.as_str() == NORMALISED_EMAIL && *ip == caller().ip)
+            .times(1)
+            .returning(|_, _| Ok(()));
+    }
+
+    struct LoggedIn {
+        user: User,
+        issued: IssuedSession,
+        claims: Claims,
+        login: NewLogin,
+    }
+
+    /// A login with the right password; `needs_rehash` is what `verify` answers.
+    /// The event log must not be written to at all.
+    async fn log_in_successfully(needs_rehash: bool) -> LoggedIn {
+        let user = stored_user();
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        finds(&mut mocks, Some(user.clone()));
+        verifies(&mut mocks, PasswordCheck::Match { needs_rehash }, None);
+        mocks.hasher.expect_verify_dummy().never();
+        clears_throttle(&mut mocks);
+        if needs_rehash {
+            mocks
+                .hasher
+                .expect_hash()
+                .withf(|password| password.expose() == PASSWORD)
+                .times(1)
+                .returning(|_| Ok(PasswordHash::from_phc(NEW_HASH.into())));
+        } else {
+            mocks.hasher.expect_hash().never();
+        }
+        let claims = signs_token(&mut mocks);
+        let logins = starts_session(&mut mocks);
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let issued = log_in(&ports, &config(), request(EMAIL))
+            .await
+            .expect("login succeeds");
+        LoggedIn {
+            user,
+            issued,
+            claims: only(taken(&claims)),
+            login: only(taken(&logins)),
+        }
+    }
+
+    #[tokio::test]
+    async fn login_with_the_right_password_starts_a_session_that_expires_exactly_when_its_token_does()
+     {
+        let LoggedIn {
+            user,
+            issued,
+            claims,
+            login,
+        } = log_in_successfully(false).await;
+
+        assert_eq!(
+            login.session, issued.session,
+            "the stored session is answered"
+        );
+        let session = issued.session;
+        assert_eq!(session.expires_at, claims.expires_at());
+        assert_eq!(claims.exp, now().timestamp() + 3600);
+        assert_eq!(issued.expires_in, 3600);
+        assert_eq!(session.user_id, user.id);
+        assert_eq!(session.created_at, now());
+        assert_eq!(session.revoked_at, None);
+        assert_eq!(session.ip_address.as_deref(), Some(CALLER_IP));
+        assert_eq!(session.user_agent.as_deref(), Some(CALLER_USER_AGENT));
+        assert_eq!(claims.sub, user.id);
+        assert_eq!(claims.sid, session.id);
+        assert_eq!(claims.email, NORMALISED_EMAIL);
+        assert_eq!(issued.token.expose_secret(), TOKEN);
+    }
+
+    #[tokio::test]
+    async fn login_with_the_right_password_sets_last_login_and_records_login_in_the_sessions_transaction()
+     {
+        let LoggedIn {
+            user,
+            issued,
+            login,
+            ..
+        } = log_in_successfully(false).await;
+
+        assert_eq!(login.last_login, now());
+        assert_eq!(issued.user.last_login, Some(now()));
+        assert_eq!(issued.user.id, user.id);
+        // `log_in_successfully` forbids `events.record`: this is the only event.
+        assert_event(&login.event, AuthEventType::Login, Some(user.id), None);
+    }
+
+    #[tokio::test]
+    async fn login_with_a_current_hash_clears_the_throttle_and_does_not_rehash() {
+        // `log_in_successfully` expects `throttle.succeeded` once and forbids `hash`.
+        let LoggedIn { issued, login, .. } = log_in_successfully(false).await;
+
+        assert_eq!(login.rehashed, None);
+        assert_eq!(issued.user.password_hash.as_str(), STORED_HASH);
+    }
+
+    #[tokio::test]
+    async fn login_with_a_hash_made_under_old_parameters_stores_a_rehash_with_the_session() {
+        let LoggedIn { issued, login, .. } = log_in_successfully(true).await;
+
+        assert_eq!(
+            login.rehashed.as_ref().map(PasswordHash::as_str),
+            Some(NEW_HASH)
+        );
+        assert_eq!(issued.user.password_hash.as_str(), NEW_HASH);
+    }
+
+    #[tokio::test]
+    async fn login_succeeds_without_a_rehash_when_rehashing_is_unavailable() {
+        let user = stored_user();
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        finds(&mut mocks, Some(user));
+        verifies(
+            &mut mocks,
+            PasswordCheck::Match { needs_rehash: true },
+            None,
+        );
+        clears_throttle(&mut mocks);
+        mocks
+            .hasher
+            .expect_hash()
+            .times(1)
+            .returning(|_| Err(unavailable()));
+        let _claims = signs_token(&mut mocks);
+        let logins = starts_session(&mut mocks);
+        let ports = mocks.into_ports();
+
+        let issued = log_in(&ports, &config(), request(EMAIL))
+            .await
+            .expect("the login does not depend on the rehash");
+        assert_eq!(only(taken(&logins)).rehashed, None);
+        assert_eq!(issued.user.password_hash.as_str(), STORED_HASH);
+    }
+
+    #[tokio::test]
+    async fn login_counts_the_attempt_against_the_throttle_before_it_verifies_the_password() {
+        let mut order = Sequence::new();
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        throttle(&mut mocks, ThrottleDecision::Allowed, Some(&mut order));
+        finds(&mut mocks, Some(stored_user()));
+        verifies(&mut mocks, PasswordCheck::Mismatch, Some(&mut order));
+        capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = log_in(&ports, &config(), request(EMAIL)).await;
+
+        assert!(
+            matches!(result, Err(LogInError::InvalidCredentials)),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn login_with_an_invalid_email_returns_invalid_email_and_counts_verifies_and_records_nothing()
+     {
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        mocks.throttle.expect_attempt().never();
+        mocks.users.expect_find_by_email().never();
+        no_password_is_verified(&mut mocks);
+        no_session_is_started(&mut mocks);
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = log_in(&ports, &config(), request("jane.doe@localhost")).await;
+
+        assert!(
+            matches!(
+                result,
+                Err(LogInError::InvalidEmail(EmailAddressError::Invalid))
+            ),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn login_with_an_unknown_email_verifies_against_the_dummy_hash_and_records_unknown_email()
+    {
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        finds(&mut mocks, None);
+        mocks
+            .hasher
+            .expect_verify_dummy()
+            .withf(|password| password.expose() == PASSWORD)
+            .times(1)
+            .returning(|_| Ok(()));
+        mocks.hasher.expect_verify().never();
+        no_session_is_started(&mut mocks);
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = log_in(&ports, &config(), request(EMAIL)).await;
+
+        assert!(
+            matches!(result, Err(LogInError::InvalidCredentials)),
+            "{result:?}"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::LoginFailed,
+            None,
+            Some(FailureReason::UnknownEmail),
+        );
+    }
+
+    #[tokio::test]
+    async fn login_with_wrong_password_returns_invalid_credentials_and_records_failure() {
+        let user = stored_user();
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        finds(&mut mocks, Some(user.clone()));
+        verifies(&mut mocks, PasswordCheck::Mismatch, None);
+        mocks.hasher.expect_verify_dummy().never();
+        no_session_is_started(&mut mocks);
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = log_in(&ports, &config(), request(EMAIL)).await;
+
+        assert!(
+            matches!(result, Err(LogInError::InvalidCredentials)),
+            "{result:?}"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::LoginFailed,
+            Some(user.id),
+            Some(FailureReason::InvalidCredentials),
+        );
+    }
+
+    #[tokio::test]
+    async fn login_to_an_inactive_account_with_the_right_password_returns_invalid_credentials_and_records_account_inactive()
+     {
+        let user = inactive_user();
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        finds(&mut mocks, Some(user.clone()));
+        // Verified although the account is inactive: the same work as any other answer.
+        verifies(
+            &mut mocks,
+            PasswordCheck::Match {
+                needs_rehash: false,
+            },
+            None,
+        );
+        no_session_is_started(&mut mocks);
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = log_in(&ports, &config(), request(EMAIL)).await;
+
+        assert!(
+            matches!(result, Err(LogInError::InvalidCredentials)),
+            "{result:?}"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::LoginFailed,
+            Some(user.id),
+            Some(FailureReason::AccountInactive),
+        );
+    }
+
+    #[tokio::test]
+    async fn login_to_an_inactive_account_with_a_wrong_password_records_invalid_credentials() {
+        let user = inactive_user();
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        finds(&mut mocks, Some(user.clone()));
+        verifies(&mut mocks, PasswordCheck::Mismatch, None);
+        no_session_is_started(&mut mocks);
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = log_in(&ports, &config(), request(EMAIL)).await;
+
+        assert!(
+            matches!(result, Err(LogInError::InvalidCredentials)),
+            "{result:?}"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::LoginFailed,
+            Some(user.id),
+            Some(FailureReason::InvalidCredentials),
+        );
+    }
+
+    #[tokio::test]
+    async fn login_over_the_per_ip_limit_returns_throttled_records_rate_limited_without_a_user_and_verifies_nothing()
+     {
+        let mut mocks = Mocks::default();
+        rate_limit(
+            &mut mocks,
+            RateDecision::Limited {
+                retry_after_secs: 7,
+            },
+        );
+        mocks.throttle.expect_attempt().never();
+        mocks.users.expect_find_by_email().never();
+        no_password_is_verified(&mut mocks);
+        no_session_is_started(&mut mocks);
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        // An invalid email too: the per-IP limit is checked before anything else.
+        let result = log_in(&ports, &config(), request("not an email")).await;
+
+        assert!(
+            matches!(
+                result,
+                Err(LogInError::Throttled {
+                    retry_after_secs: 7
+                })
+            ),
+            "{result:?}"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::RateLimited,
+            None,
+            Some(FailureReason::RateLimitExceeded),
+        );
+    }
+
+    #[tokio::test]
+    async fn login_to_a_throttled_account_refuses_even_the_right_password_and_records_login_throttled_for_the_owner()
+     {
+        let user = stored_user();
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        throttle(
+            &mut mocks,
+            ThrottleDecision::Throttled {
+                retry_after_secs: 600,
+            },
+            None,
+        );
+        finds(&mut mocks, Some(user.clone()));
+        no_password_is_verified(&mut mocks);
+        no_session_is_started(&mut mocks);
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = log_in(&ports, &config(), request(EMAIL)).await;
+
+        assert!(
+            matches!(
+                result,
+                Err(LogInError::Throttled {
+                    retry_after_secs: 600
+                })
+            ),
+            "{result:?}"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::LoginThrottled,
+            Some(user.id),
+            Some(FailureReason::RateLimitExceeded),
+        );
+    }
+
+    #[tokio::test]
+    async fn login_throttled_for_an_unknown_email_records_login_throttled_without_a_user() {
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        throttle(
+            &mut mocks,
+            ThrottleDecision::Throttled {
+                retry_after_secs: 600,
+            },
+            None,
+        );
+        finds(&mut mocks, None);
+        no_password_is_verified(&mut mocks);
+        no_session_is_started(&mut mocks);
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = log_in(&ports, &config(), request(EMAIL)).await;
+
+        assert!(
+            matches!(
+                result,
+                Err(LogInError::Throttled {
+                    retry_after_secs: 600
+                })
+            ),
+            "{result:?}"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::LoginThrottled,
+            None,
+            Some(FailureReason::RateLimitExceeded),
+        );
+    }
+
+    #[tokio::test]
+    async fn login_when_the_user_lookup_is_unavailable_returns_unexpected_carrying_unavailable() {
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        mocks
+            .users
+            .expect_find_by_email()
+            .times(1)
+            .returning(|_| Err(unavailable()));
+        no_password_is_verified(&mut mocks);
+        no_session_is_started(&mut mocks);
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = log_in(&ports, &config(), request(EMAIL)).await;
+
+        let Err(LogInError::Unexpected(err)) = result else {
+            panic!("expected Unexpected, got {result:?}");
+        };
+        assert_carries_unavailable(&err);
+    }
+
+    #[tokio::test]
+    async fn login_when_the_throttle_store_fails_returns_unexpected_and_verifies_nothing() {
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        mocks
+            .throttle
+            .expect_attempt()
+            .times(1)
+            .returning(|_, _, _| Err(unavailable()));
+        mocks.users.expect_find_by_email().never();
+        no_password_is_verified(&mut mocks);
+        no_session_is_started(&mut mocks);
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = log_in(&ports, &config(), request(EMAIL)).await;
+
+        let Err(LogInError::Unexpected(err)) = result else {
+            panic!("expected Unexpected, got {result:?}");
+        };
+        assert_carries_unavailable(&err);
+    }
+
+    #[tokio::test]
+    async fn login_when_hashing_is_unavailable_returns_unexpected_and_records_no_failure() {
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        finds(&mut mocks, Some(stored_user()));
+        mocks
+            .hasher
+            .expect_verify()
+            .times(1)
+            .returning(|_, _| Err(unavailable()));
+        no_session_is_started(&mut mocks);
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = log_in(&ports, &config(), request(EMAIL)).await;
+
+        let Err(LogInError::Unexpected(err)) = result else {
+            panic!("expected Unexpected, got {result:?}");
+        };
+        assert_carries_unavailable(&err);
+    }
+
+    #[tokio::test]
+    async fn login_when_the_session_cannot_be_stored_returns_unexpected_carrying_unavailable() {
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        finds(&mut mocks, Some(stored_user()));
+        verifies(
+            &mut mocks,
+            PasswordCheck::Match {
+                needs_rehash: false,
+            },
+            None,
+        );
+        clears_throttle(&mut mocks);
+        signs_token(&mut mocks);
+        mocks
+            .sessions
+            .expect_start()
+            .times(1)
+            .returning(|_| Err(unavailable()));
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = log_in(&ports, &config(), request(EMAIL)).await;
+
+        let Err(LogInError::Unexpected(err)) = result else {
+            panic!("expected Unexpected, got {result:?}");
+        };
+        assert_carries_unavailable(&err);
+    }
+
+    #[tokio::test]
+    async fn login_failure_that_cannot_be_recorded_returns_unexpected_not_invalid_credentials() {
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        finds(&mut mocks, Some(stored_user()));
+        verifies(&mut mocks, PasswordCheck::Mismatch, None);
+        no_session_is_started(&mut mocks);
+        mocks
+            .events
+            .expect_record()
+            .times(1)
+            .returning(|_| Err(unavailable()));
+        let ports = mocks.into_ports();
+
+        let result = log_in(&ports, &config(), request(EMAIL)).await;
+
+        let Err(LogInError::Unexpected(err)) = result else {
+            panic!("expected Unexpected, got {result:?}");
+        };
+        assert_carries_unavailable(&err);
+    }
 }

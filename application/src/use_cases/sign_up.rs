@@ -136,3 +136,388 @@ pub async fn sign_up(
         expires_in: config.token_policy.ttl_seconds,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use domain::{Claims, PasswordHash, PasswordRule, Session};
+    use mockall::Sequence;
+
+    use super::*;
+    use crate::Unavailable;
+    use crate::use_cases::test_support::{
+        CALLER_IP, CALLER_USER_AGENT, Captured, Mocks, assert_carries_unavailable, assert_event,
+        caller, capture_events, captured, config, now, only, taken, unavailable,
+    };
+
+    /// As a client might send it: padded and in mixed case.
+    const EMAIL: &str = "  Jane.Doe@Example.COM ";
+    const NORMALISED_EMAIL: &str = "jane.doe@example.com";
+    const PASSWORD: &str = "Correct7Horse";
+    const NEW_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$new";
+    const TOKEN: &str = "signed.access.token";
+
+    type Created = (User, Session, AuthEvent);
+
+    fn request(email: &str, password: &str) -> SignUpRequest {
+        SignUpRequest {
+            email: email.into(),
+            password: SecretString::from(password.to_owned()),
+            caller: caller(),
+        }
+    }
+
+    fn rate_limit(mocks: &mut Mocks, decision: RateDecision) {
+        mocks
+            .rate_limiter
+            .expect_check()
+            .withf(|action, ip| *action == LimitedAction::SignUp && *ip == caller().ip)
+            .times(1)
+            .return_const(decision);
+    }
+
+    fn hashes_password(mocks: &mut Mocks, order: Option<&mut Sequence>) {
+        let expectation = mocks
+            .hasher
+            .expect_hash()
+            .withf(|password| password.expose() == PASSWORD)
+            .times(1)
+            .returning(|_| Ok(PasswordHash::from_phc(NEW_HASH.into())));
+        if let Some(order) = order {
+            expectation.in_sequence(order);
+        }
+    }
+
+    fn nothing_is_hashed_or_stored(mocks: &mut Mocks) {
+        mocks.hasher.expect_hash().never();
+        mocks.tokens.expect_encode().never();
+        mocks.users.expect_create_with_session().never();
+    }
+
+    fn signs_token(mocks: &mut Mocks) -> Captured<Claims> {
+        let claims = captured();
+        let kept = Arc::clone(&claims);
+        mocks.tokens.expect_encode().times(1).returning(move |c| {
+            kept.lock().expect("capture lock poisoned").push(c.clone());
+            Ok(TOKEN.into())
+        });
+        claims
+    }
+
+    fn creates(
+        mocks: &mut Mocks,
+        outcome: impl Fn() -> Result<(), CreateUserError> + Send + 'static,
+    ) -> Captured<Created> {
+        let created = captured();
+        let kept = Arc::clone(&created);
+        mocks
+            .users
+            .expect_create_with_session()
+            .times(1)
+            .returning(move |user, session, event| {
+                kept.lock().expect("capture lock poisoned").push((
+                    user.clone(),
+                    session.clone(),
+                    event.clone(),
+                ));
+                outcome()
+            });
+        created
+    }
+
+    struct SignedUp {
+        issued: IssuedSession,
+        claims: Claims,
+        created: Created,
+    }
+
+    /// A signup that succeeds; the event log must not be written to at all.
+    async fn sign_up_successfully() -> SignedUp {
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        hashes_password(&mut mocks, None);
+        let claims = signs_token(&mut mocks);
+        let created = creates(&mut mocks, || Ok(()));
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let issued = sign_up(&ports, &config(), request(EMAIL, PASSWORD))
+            .await
+            .expect("signup succeeds");
+        SignedUp {
+            issued,
+            claims: only(taken(&claims)),
+            created: only(taken(&created)),
+        }
+    }
+
+    #[tokio::test]
+    async fn sign_up_stores_an_active_user_with_the_normalised_email_the_new_hash_and_last_login_now()
+     {
+        let SignedUp {
+            issued,
+            created: (stored, _, _),
+            ..
+        } = sign_up_successfully().await;
+
+        assert_eq!(stored.email.as_str(), NORMALISED_EMAIL);
+        assert_eq!(stored.password_hash.as_str(), NEW_HASH);
+        assert!(stored.is_active);
+        assert_eq!(stored.created_at, now());
+        assert_eq!(stored.last_login, Some(now()));
+        assert_eq!(issued.user, stored, "the answer shows the user as stored");
+    }
+
+    #[tokio::test]
+    async fn sign_up_issues_a_session_that_expires_exactly_when_its_token_does() {
+        let SignedUp {
+            issued,
+            claims,
+            created: (user, session, _),
+        } = sign_up_successfully().await;
+
+        assert_eq!(
+            session, issued.session,
+            "the stored session is the one answered"
+        );
+        assert_eq!(session.expires_at, claims.expires_at());
+        assert_eq!(claims.exp, now().timestamp() + 3600);
+        assert_eq!(issued.expires_in, 3600);
+        assert_eq!(session.created_at, now());
+        assert_eq!(session.revoked_at, None);
+        assert_eq!(session.user_id, user.id);
+        assert_eq!(session.ip_address.as_deref(), Some(CALLER_IP));
+        assert_eq!(session.user_agent.as_deref(), Some(CALLER_USER_AGENT));
+        assert_eq!(claims.sid, session.id);
+        assert_eq!(claims.sub, user.id);
+        assert_eq!(claims.email, NORMALISED_EMAIL);
+        assert_eq!(issued.token.expose_secret(), TOKEN);
+    }
+
+    #[tokio::test]
+    async fn sign_up_records_one_successful_signup_event_in_the_users_transaction_only() {
+        let SignedUp {
+            created: (user, _, event),
+            ..
+        } = sign_up_successfully().await;
+
+        // `sign_up_successfully` forbids `events.record`: no second event, no `login`.
+        assert_event(&event, AuthEventType::Signup, Some(user.id), None);
+    }
+
+    #[tokio::test]
+    async fn sign_up_hashes_the_password_before_it_inserts_the_user() {
+        let mut mocks = Mocks::default();
+        let mut order = Sequence::new();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        hashes_password(&mut mocks, Some(&mut order));
+        signs_token(&mut mocks);
+        mocks
+            .users
+            .expect_create_with_session()
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(|_, _, _| Ok(()));
+        let ports = mocks.into_ports();
+
+        let result = sign_up(&ports, &config(), request(EMAIL, PASSWORD)).await;
+
+        assert!(result.is_ok(), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn sign_up_over_the_per_ip_limit_returns_rate_limited_and_records_rate_limited_without_a_user()
+     {
+        let mut mocks = Mocks::default();
+        rate_limit(
+            &mut mocks,
+            RateDecision::Limited {
+                retry_after_secs: 42,
+            },
+        );
+        nothing_is_hashed_or_stored(&mut mocks);
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = sign_up(&ports, &config(), request(EMAIL, PASSWORD)).await;
+
+        assert!(
+            matches!(
+                result,
+                Err(SignUpError::RateLimited {
+                    retry_after_secs: 42
+                })
+            ),
+            "{result:?}"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::RateLimited,
+            None,
+            Some(FailureReason::RateLimitExceeded),
+        );
+    }
+
+    #[tokio::test]
+    async fn sign_up_checks_the_per_ip_limit_before_it_looks_at_the_email() {
+        let mut mocks = Mocks::default();
+        rate_limit(
+            &mut mocks,
+            RateDecision::Limited {
+                retry_after_secs: 5,
+            },
+        );
+        nothing_is_hashed_or_stored(&mut mocks);
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = sign_up(&ports, &config(), request("not an email", PASSWORD)).await;
+
+        assert!(
+            matches!(result, Err(SignUpError::RateLimited { .. })),
+            "{result:?}"
+        );
+        assert_eq!(taken(&events).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn sign_up_with_an_invalid_email_returns_invalid_email_and_hashes_stores_and_records_nothing()
+     {
+        let too_long = format!("{}@example.com", "a".repeat(250));
+        for (email, expected) in [
+            ("   ", EmailAddressError::Empty),
+            ("jane.doe", EmailAddressError::Invalid),
+            ("jane@localhost", EmailAddressError::Invalid),
+            (too_long.as_str(), EmailAddressError::TooLong),
+        ] {
+            let mut mocks = Mocks::default();
+            rate_limit(&mut mocks, RateDecision::Allowed);
+            nothing_is_hashed_or_stored(&mut mocks);
+            mocks.events.expect_record().never();
+            let ports = mocks.into_ports();
+
+            let result = sign_up(&ports, &config(), request(email, PASSWORD)).await;
+
+            assert!(
+                matches!(&result, Err(SignUpError::InvalidEmail(e)) if *e == expected),
+                "{email:?}: {result:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn sign_up_with_a_weak_password_returns_every_violation_and_hashes_stores_and_records_nothing()
+     {
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        nothing_is_hashed_or_stored(&mut mocks);
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = sign_up(&ports, &config(), request(EMAIL, "password1")).await;
+
+        let Err(SignUpError::WeakPassword(violation)) = result else {
+            panic!("expected WeakPassword, got {result:?}");
+        };
+        assert_eq!(
+            violation.rules(),
+            [PasswordRule::Uppercase, PasswordRule::Common]
+        );
+    }
+
+    #[tokio::test]
+    async fn sign_up_with_a_taken_email_hashes_first_then_returns_email_taken_and_records_a_failed_signup_without_a_user()
+     {
+        let mut mocks = Mocks::default();
+        let mut order = Sequence::new();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        hashes_password(&mut mocks, Some(&mut order));
+        signs_token(&mut mocks);
+        mocks
+            .users
+            .expect_create_with_session()
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(|_, _, _| Err(CreateUserError::EmailTaken));
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = sign_up(&ports, &config(), request(EMAIL, PASSWORD)).await;
+
+        assert!(matches!(result, Err(SignUpError::EmailTaken)), "{result:?}");
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::Signup,
+            None,
+            Some(FailureReason::EmailExists),
+        );
+    }
+
+    #[tokio::test]
+    async fn sign_up_when_hashing_is_unavailable_returns_unexpected_carrying_unavailable_and_stores_nothing()
+     {
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        mocks
+            .hasher
+            .expect_hash()
+            .times(1)
+            .returning(|_| Err(unavailable()));
+        mocks.tokens.expect_encode().never();
+        mocks.users.expect_create_with_session().never();
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = sign_up(&ports, &config(), request(EMAIL, PASSWORD)).await;
+
+        let Err(SignUpError::Unexpected(err)) = result else {
+            panic!("expected Unexpected, got {result:?}");
+        };
+        assert_carries_unavailable(&err);
+    }
+
+    #[tokio::test]
+    async fn sign_up_when_the_database_is_unavailable_returns_unexpected_carrying_unavailable_and_records_nothing_else()
+     {
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        hashes_password(&mut mocks, None);
+        signs_token(&mut mocks);
+        creates(&mut mocks, || {
+            Err(CreateUserError::Unexpected(unavailable()))
+        });
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = sign_up(&ports, &config(), request(EMAIL, PASSWORD)).await;
+
+        let Err(SignUpError::Unexpected(err)) = result else {
+            panic!("expected Unexpected, got {result:?}");
+        };
+        assert_carries_unavailable(&err);
+    }
+
+    #[tokio::test]
+    async fn sign_up_when_signing_the_token_fails_returns_unexpected_and_stores_nothing() {
+        let mut mocks = Mocks::default();
+        rate_limit(&mut mocks, RateDecision::Allowed);
+        hashes_password(&mut mocks, None);
+        mocks
+            .tokens
+            .expect_encode()
+            .times(1)
+            .returning(|_| Err(anyhow::anyhow!("signing key unusable")));
+        mocks.users.expect_create_with_session().never();
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = sign_up(&ports, &config(), request(EMAIL, PASSWORD)).await;
+
+        let Err(SignUpError::Unexpected(err)) = result else {
+            panic!("expected Unexpected, got {result:?}");
+        };
+        assert_eq!(err.to_string(), "signing key unusable");
+        assert_eq!(Unavailable::find_in(&err), None);
+    }
+}

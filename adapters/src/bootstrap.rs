@@ -1,0 +1,182 @@
+//! Wiring: settings → adapters → use cases → HTTP app. Used by `main` and by the tests,
+//! so the tests run the real wiring.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use application::ports::Clock;
+use application::{AuthConfig, AuthService, AuthUseCases, Ports};
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use poem::endpoint::BoxEndpoint;
+use poem::{EndpointExt as _, Response};
+use rand::RngCore as _;
+use secrecy::SecretString;
+
+use crate::config::{Environment, MIN_JWT_SECRET_BYTES, Settings};
+use crate::crypto::{Argon2PasswordHasher, HashPool};
+use crate::http::{self, HttpDeps, Readiness};
+use crate::limits::{NoopLoginThrottle, NoopRateLimiter};
+use crate::persistence::{
+    self, Database, SeaOrmAuthEventLog, SeaOrmSessionRepository, SeaOrmUserRepository,
+};
+use crate::token::JwtTokenCodec;
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+#[async_trait]
+impl Readiness for Database {
+    async fn ready(&self) -> bool {
+        self.ping().await
+    }
+}
+
+/// The assembled service.
+pub struct App {
+    /// The HTTP endpoint.
+    pub endpoint: BoxEndpoint<'static, Response>,
+    /// The database (migrated).
+    pub database: Database,
+    /// The password hasher (its pool counters are useful to tests).
+    pub hasher: Arc<Argon2PasswordHasher>,
+}
+
+/// 64 random bytes, URL-safe base64: what `gatehouse gen-secret` prints.
+pub fn generate_secret() -> String {
+    let mut bytes = [0u8; 64];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The JWT secret to sign with: `JWT_SECRET`, or in development one generated once and
+/// kept in `JWT_SECRET_FILE` (mode 0600) so tokens survive restarts.
+///
+/// # Errors
+/// Production without `JWT_SECRET` (also refused by the settings), or the secret file
+/// cannot be read or written, or holds a secret that is too short.
+pub fn resolve_jwt_secret(settings: &Settings) -> anyhow::Result<SecretString> {
+    if let Some(secret) = &settings.jwt_secret {
+        return Ok(secret.clone());
+    }
+    if settings.environment == Environment::Production {
+        anyhow::bail!("JWT_SECRET is required in production");
+    }
+    let path = settings.jwt_secret_file.as_path();
+    if path.exists() {
+        let secret = std::fs::read_to_string(path)
+            .with_context(|| format!("reading JWT_SECRET_FILE {}", path.display()))?;
+        let secret = secret.trim().to_owned();
+        if secret.len() < MIN_JWT_SECRET_BYTES {
+            anyhow::bail!(
+                "JWT_SECRET_FILE {} holds fewer than {MIN_JWT_SECRET_BYTES} bytes",
+                path.display()
+            );
+        }
+        return Ok(SecretString::from(secret));
+    }
+    let secret = generate_secret();
+    write_private(path, &secret)?;
+    tracing::warn!(
+        file = %path.display(),
+        "JWT_SECRET is not set: generated a development secret and kept it in JWT_SECRET_FILE; set JWT_SECRET in production"
+    );
+    Ok(SecretString::from(secret))
+}
+
+fn write_private(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating JWT_SECRET_FILE {}", path.display()))?;
+    file.write_all(secret.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing JWT_SECRET_FILE {}", path.display()))
+}
+
+/// Connects, migrates and wires everything.
+///
+/// # Errors
+/// Database unreachable, migrations failing, invalid hashing parameters.
+pub async fn build_app(settings: &Settings, jwt_secret: &SecretString) -> anyhow::Result<App> {
+    let database = persistence::connect(&settings.database_url).await?;
+    database.migrate_up().await?;
+
+    let pool = Arc::new(HashPool::new(
+        settings.hash_concurrency,
+        settings.hash_queue_limit,
+    )?);
+    let hasher = Arc::new(Argon2PasswordHasher::new(settings.argon2, pool)?);
+    let tokens = JwtTokenCodec::new(jwt_secret, &settings.jwt_previous_secrets);
+    self_test_tokens(&tokens)?;
+
+    let ports = Ports {
+        users: Arc::new(SeaOrmUserRepository::new(database.clone())),
+        sessions: Arc::new(SeaOrmSessionRepository::new(database.clone())),
+        events: Arc::new(SeaOrmAuthEventLog::new(database.clone())),
+        hasher: hasher.clone(),
+        tokens: Arc::new(tokens),
+        rate_limiter: Arc::new(NoopRateLimiter),
+        throttle: Arc::new(NoopLoginThrottle),
+        clock: Arc::new(SystemClock),
+    };
+    let config = AuthConfig {
+        token_policy: settings.token_policy.clone(),
+        password_policy: settings.password_policy,
+    };
+    let service: Arc<dyn AuthUseCases> = Arc::new(AuthService::new(ports, config));
+    let endpoint = http::app(HttpDeps {
+        service,
+        readiness: Arc::new(database.clone()),
+        cors_origins: settings.cors_origins.clone(),
+    });
+    Ok(App {
+        endpoint: endpoint.boxed(),
+        database,
+        hasher,
+    })
+}
+
+/// jsonwebtoken panics at the first sign/verify when its crypto backend is
+/// misconfigured by feature unification; find out at start-up, not on a request.
+fn self_test_tokens(tokens: &JwtTokenCodec) -> anyhow::Result<()> {
+    use application::ports::TokenCodec as _;
+    use domain::{Claims, EmailAddress, SessionId, TokenPolicy, UserId};
+    let policy = TokenPolicy::new(60, "self-test".into(), "self-test".into(), 0)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let email = EmailAddress::parse("self-test@example.com").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let claims = Claims::issue(
+        &policy,
+        UserId::from_uuid(uuid::Uuid::now_v7()),
+        &email,
+        SessionId::from_uuid(uuid::Uuid::now_v7()),
+        uuid::Uuid::now_v7(),
+        Utc::now(),
+    );
+    let token = tokens.encode(&claims)?;
+    let decoded = tokens
+        .decode(&token)
+        .map_err(|e| anyhow::anyhow!("token self-test failed: {e}"))?;
+    anyhow::ensure!(decoded == claims, "token self-test round trip differs");
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! The HTTP adapter: poem-openapi operations, the error envelope, and the OpenAPI
+//! document with its single post-processing step.
+//!
+//! DTOs stay private to this module tree. The document served at `/openapi.json`,
+//! `/openapi.yaml` and in Swagger UI at `/docs`, and printed by `gatehouse openapi`, all
+//! come from [`openapi_document`], so they cannot drift apart.
+
+mod auth_api;
+mod client_ip;
+mod envelope;
+mod middleware;
+mod ops_api;
+mod request_id;
+mod spec;
+mod spec_index;
+mod types;
+
+use std::sync::Arc;
+
+use application::AuthUseCases;
+use poem::endpoint::make_sync;
+use poem::http::Method;
+use poem::middleware::{CatchPanic, Cors};
+use poem::web::Html;
+use poem::{Endpoint, EndpointExt, Response, Route, get};
+
+pub use client_ip::client_ip;
+pub use envelope::{ApiError, ErrorCode};
+pub use middleware::MAX_BODY_BYTES;
+pub use ops_api::Readiness;
+pub use spec::{openapi_document, openapi_json, openapi_yaml};
+
+/// What the HTTP layer needs from the rest of the service.
+pub struct HttpDeps {
+    /// The use cases.
+    pub service: Arc<dyn AuthUseCases>,
+    /// The readiness probe.
+    pub readiness: Arc<dyn Readiness>,
+    /// Origins allowed by CORS (empty: no CORS headers at all).
+    pub cors_origins: Vec<String>,
+}
+
+/// The whole HTTP application.
+pub fn app(deps: HttpDeps) -> impl Endpoint<Output = Response> {
+    let service = spec::api_service();
+    let document = openapi_document();
+    let json = openapi_json();
+    let yaml = openapi_yaml();
+    // Swagger UI embeds the document; swap poem-openapi's raw one for ours.
+    let compact = document.to_string();
+    let html = service
+        .swagger_ui_html()
+        .replacen(&service.spec(), &compact, 1);
+    let index = Arc::new(spec_index::SpecIndex::new(&document));
+
+    let cors_enabled = !deps.cors_origins.is_empty();
+    let cors = Cors::new()
+        .allow_origins(deps.cors_origins.iter().map(String::as_str))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers(["authorization", "content-type"])
+        .expose_headers(["x-request-id", "retry-after"]);
+
+    let routes = Route::new()
+        .nest("/", service)
+        .at("/docs", get(make_sync(move |_| Html(html.clone()))))
+        .at(
+            "/openapi.json",
+            get(make_sync(move |_| {
+                Response::builder()
+                    .content_type("application/json")
+                    .body(json.clone())
+            })),
+        )
+        .at(
+            "/openapi.yaml",
+            get(make_sync(move |_| {
+                Response::builder()
+                    .content_type("application/yaml")
+                    .body(yaml.clone())
+            })),
+        )
+        .data(deps.service)
+        .data(deps.readiness)
+        .with(CatchPanic::new().with_handler(middleware::panic_response))
+        .with_if(cors_enabled, cors);
+    middleware::envelope_layer(routes, index)
+}

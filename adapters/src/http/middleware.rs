@@ -1,0 +1,165 @@
+//! The outermost layer: request id, the 64 KiB body cap, and the envelope for every
+//! error that did not come from a handler (framework errors, panics).
+//!
+//! The body is read here, up to the cap, before anything else sees it: that refuses
+//! oversized bodies whether or not they declare a `Content-Length` (chunked uploads
+//! too), and keeps the bytes so a body that fails to parse can be checked field by field
+//! against the spec.
+
+use std::sync::Arc;
+
+use poem::error::ReadBodyError;
+use poem::http::{HeaderValue, Method, StatusCode, header};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response};
+use poem_openapi::error::{
+    AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+};
+
+use super::envelope::{ApiError, ErrorCode, FieldError};
+use super::request_id;
+use super::spec_index::SpecIndex;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Wraps `ep` in the request-id, body-cap and error-envelope layer.
+pub fn envelope_layer<E: Endpoint + 'static>(
+    ep: E,
+    index: Arc<SpecIndex>,
+) -> impl Endpoint<Output = Response> {
+    ep.around(move |ep, req| {
+        let index = Arc::clone(&index);
+        async move {
+            let incoming = req
+                .headers()
+                .get(request_id::HEADER)
+                .and_then(|v| v.to_str().ok());
+            let id = request_id::choose(incoming);
+            let mut resp = request_id::scope(id.clone(), handle(ep, req, index)).await;
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                resp.headers_mut().insert(request_id::HEADER, value);
+            }
+            Ok(resp)
+        }
+    })
+}
+
+async fn handle<E: Endpoint>(ep: Arc<E>, mut req: Request, index: Arc<SpecIndex>) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return payload_too_large().into_response();
+    }
+    let bytes = match req.take_body().into_bytes_limit(MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(ReadBodyError::PayloadTooLarge) => return payload_too_large().into_response(),
+        Err(_) => {
+            return ApiError::validation(vec![FieldError {
+                field: "body".into(),
+                message: "could not be read".into(),
+            }])
+            .into_response();
+        }
+    };
+    req.set_body(bytes.clone());
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    match ep.call(req).await {
+        Ok(resp) => resp.into_response(),
+        Err(err) => framework_error(err, &method, &path, &bytes, &index).into_response(),
+    }
+}
+
+fn payload_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::PayloadTooLarge,
+        "Payload too large",
+    )
+}
+
+/// Maps an error the framework raised to the envelope. Errors that already are a
+/// response (a handler's typed error, the auth extractor's 401) pass through.
+fn framework_error(
+    err: poem::Error,
+    method: &Method,
+    path: &str,
+    body: &[u8],
+    index: &SpecIndex,
+) -> Response {
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let api_error = if err.is::<ParseRequestPayloadError>() {
+        let fields = index
+            .body_errors(method.as_str(), path, body)
+            .into_iter()
+            .map(|(field, message)| FieldError { field, message })
+            .collect();
+        ApiError::validation(fields)
+    } else if let Some(e) = err.downcast_ref::<ParsePathError>() {
+        ApiError::validation(vec![FieldError {
+            field: e.name.to_owned(),
+            message: "is not a valid UUID".into(),
+        }])
+    } else if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        ApiError::validation(vec![FieldError {
+            field: e.name.to_owned(),
+            message: "is not valid".into(),
+        }])
+    } else if err.is::<ContentTypeError>() {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            "Unsupported media type",
+        )
+    } else if err.is::<AuthorizationError>() {
+        ApiError::unauthorized(ErrorCode::AuthMissing, "Authentication required", false)
+    } else {
+        match err.status() {
+            StatusCode::NOT_FOUND => ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "Resource not found",
+            ),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                let mut e = ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    ErrorCode::MethodNotAllowed,
+                    "Method not allowed",
+                );
+                e.allow = index.allowed_methods(path);
+                e
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+                "Unsupported media type",
+            ),
+            status if status.is_client_error() => ApiError::validation(vec![FieldError {
+                field: "request".into(),
+                message: "is not valid".into(),
+            }]),
+            _ => {
+                tracing::error!(request_id = %request_id::current(), error = %err, "framework error");
+                ApiError::internal()
+            }
+        }
+    };
+    api_error.into_response()
+}
+
+/// The answer to a panic: the generic 500 envelope; the panic itself is logged.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(request_id = %request_id::current(), panic = %what, "handler panicked");
+    ApiError::internal().into_response()
+}

@@ -1,0 +1,318 @@
+//! What the generated OpenAPI document knows about each route, used where the framework
+//! knows too little: the `Allow` header of a 405, and naming every invalid field of a
+//! request body (poem-openapi reports only the first error, without its field).
+
+use serde_json::{Map, Value};
+
+/// Routes and request-body schemas from the OpenAPI document.
+#[derive(Debug, Clone, Default)]
+pub struct SpecIndex {
+    routes: Vec<RouteInfo>,
+}
+
+#[derive(Debug, Clone)]
+struct RouteInfo {
+    segments: Vec<Segment>,
+    methods: Vec<(String, Option<Value>)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Segment {
+    Literal(String),
+    Param,
+}
+
+fn segments(path: &str) -> Vec<&str> {
+    path.trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+impl SpecIndex {
+    /// Indexes `document` (an OpenAPI 3 document as JSON).
+    pub fn new(document: &Value) -> Self {
+        let schemas = document
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let mut routes = Vec::new();
+        for (path, item) in document
+            .get("paths")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let segments = segments(path)
+                .into_iter()
+                .map(|s| {
+                    if s.starts_with('{') {
+                        Segment::Param
+                    } else {
+                        Segment::Literal(s.to_owned())
+                    }
+                })
+                .collect();
+            let methods = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(m, _)| {
+                    matches!(
+                        m.as_str(),
+                        "get" | "post" | "put" | "delete" | "patch" | "head" | "options"
+                    )
+                })
+                .map(|(m, op)| {
+                    let schema = op
+                        .pointer("/requestBody/content/application~1json/schema")
+                        .map(|s| resolve(s, &schemas));
+                    (m.to_ascii_uppercase(), schema)
+                })
+                .collect();
+            routes.push(RouteInfo { segments, methods });
+        }
+        Self { routes }
+    }
+
+    fn route(&self, path: &str) -> Option<&RouteInfo> {
+        let parts = segments(path);
+        self.routes.iter().find(|r| {
+            r.segments.len() == parts.len()
+                && r.segments.iter().zip(&parts).all(|(seg, part)| match seg {
+                    Segment::Literal(l) => l == part,
+                    Segment::Param => true,
+                })
+        })
+    }
+
+    /// The methods a path allows (for `Allow`), or `None` for an unknown path.
+    pub fn allowed_methods(&self, path: &str) -> Option<String> {
+        let route = self.route(path)?;
+        let mut methods: Vec<&str> = route.methods.iter().map(|(m, _)| m.as_str()).collect();
+        methods.sort_unstable();
+        Some(methods.join(", "))
+    }
+
+    /// Every problem of `body` against the request schema of `method path`, as
+    /// `(field, message)` pairs; `body` names a body that is not a JSON object at all.
+    pub fn body_errors(&self, method: &str, path: &str, body: &[u8]) -> Vec<(String, String)> {
+        let schema = self
+            .route(path)
+            .and_then(|r| r.methods.iter().find(|(m, _)| m == method))
+            .and_then(|(_, s)| s.as_ref());
+        let value: Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => {
+                let msg = if body.is_empty() {
+                    "a JSON body is required".to_owned()
+                } else {
+                    format!("is not valid JSON ({})", json_error_kind(&e))
+                };
+                return vec![("body".into(), msg)];
+            }
+        };
+        let Some(schema) = schema else {
+            return Vec::new();
+        };
+        let mut errors = Vec::new();
+        check(&value, schema, "", &mut errors);
+        if errors.is_empty() {
+            errors.push(("body".into(), "does not match the expected schema".into()));
+        }
+        errors
+    }
+}
+
+fn json_error_kind(e: &serde_json::Error) -> String {
+    format!("line {}, column {}", e.line(), e.column())
+}
+
+/// Inlines `$ref`s (one level per call; schemas are small and acyclic).
+fn resolve(schema: &Value, schemas: &Map<String, Value>) -> Value {
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                let name = r.rsplit('/').next().unwrap_or_default();
+                return schemas
+                    .get(name)
+                    .map(|s| resolve(s, schemas))
+                    .unwrap_or(Value::Null);
+            }
+            Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), resolve(v, schemas)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| resolve(v, schemas)).collect()),
+        other => other.clone(),
+    }
+}
+
+fn field_name(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+fn check(value: &Value, schema: &Value, at: &str, errors: &mut Vec<(String, String)>) {
+    let here = if at.is_empty() { "body" } else { at };
+    let expected = schema.get("type").and_then(Value::as_str);
+    let type_ok = match (expected, value) {
+        (_, Value::Null) => {
+            schema.get("nullable") == Some(&Value::Bool(true)) || expected.is_none()
+        }
+        (Some("string"), v) => v.is_string(),
+        (Some("integer"), v) => v.is_i64() || v.is_u64(),
+        (Some("number"), v) => v.is_number(),
+        (Some("boolean"), v) => v.is_boolean(),
+        (Some("array"), v) => v.is_array(),
+        (Some("object"), v) => v.is_object(),
+        _ => true,
+    };
+    if !type_ok {
+        let what = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "an array",
+            Value::Object(_) => "an object",
+        };
+        errors.push((
+            here.to_owned(),
+            format!(
+                "must be {}, not {what}",
+                article(expected.unwrap_or("value"))
+            ),
+        ));
+        return;
+    }
+    if let (Some(max), Some(s)) = (
+        schema.get("maxLength").and_then(Value::as_u64),
+        value.as_str(),
+    ) && s.chars().count() as u64 > max
+    {
+        errors.push((here.to_owned(), format!("must be at most {max} characters")));
+    }
+    if let (Some(min), Some(s)) = (
+        schema.get("minLength").and_then(Value::as_u64),
+        value.as_str(),
+    ) && (s.chars().count() as u64) < min
+    {
+        errors.push((
+            here.to_owned(),
+            format!("must be at least {min} characters"),
+        ));
+    }
+    if let (Some(props), Some(obj)) = (
+        schema.get("properties").and_then(Value::as_object),
+        value.as_object(),
+    ) {
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        for (name, prop) in props {
+            match obj.get(name) {
+                None if required.contains(&name.as_str()) => {
+                    errors.push((field_name(at, name), "is required".into()));
+                }
+                None => {}
+                Some(v) => check(v, prop, &field_name(at, name), errors),
+            }
+        }
+    }
+}
+
+fn article(kind: &str) -> String {
+    match kind {
+        "integer" | "object" | "array" => format!("an {kind}"),
+        other => format!("a {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn index() -> SpecIndex {
+        SpecIndex::new(&json!({
+            "paths": {
+                "/api/auth/login": { "post": { "requestBody": { "content": { "application/json": {
+                    "schema": { "$ref": "#/components/schemas/Credentials" } } } } } },
+                "/api/{user_id}/sessions/{session_id}": { "delete": {}, "get": {} }
+            },
+            "components": { "schemas": { "Credentials": {
+                "type": "object", "required": ["email", "password"],
+                "properties": { "email": { "type": "string", "maxLength": 254 }, "password": { "type": "string" } }
+            } } }
+        }))
+    }
+
+    #[test]
+    fn allowed_methods_match_path_templates() {
+        assert_eq!(
+            index().allowed_methods("/api/auth/login").as_deref(),
+            Some("POST")
+        );
+        assert_eq!(
+            index().allowed_methods("/api/abc/sessions/def").as_deref(),
+            Some("DELETE, GET")
+        );
+        assert_eq!(index().allowed_methods("/api/nope"), None);
+    }
+
+    #[test]
+    fn every_missing_or_mistyped_field_is_named() {
+        let errors = index().body_errors("POST", "/api/auth/login", br#"{"password": 5}"#);
+        assert_eq!(
+            errors,
+            vec![
+                ("email".to_owned(), "is required".to_owned()),
+                (
+                    "password".to_owned(),
+                    "must be a string, not a number".to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_named_body() {
+        let errors = index().body_errors("POST", "/api/auth/login", b"{not json");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].0, "body");
+        let errors = index().body_errors("POST", "/api/auth/login", b"[1,2]");
+        assert_eq!(
+            errors[0],
+            (
+                "body".to_owned(),
+                "must be an object, not an array".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn an_overlong_string_is_reported_with_its_limit() {
+        let long = "a".repeat(255);
+        let body = json!({"email": long, "password": "x"}).to_string();
+        let errors = index().body_errors("POST", "/api/auth/login", body.as_bytes());
+        assert_eq!(
+            errors,
+            vec![(
+                "email".to_owned(),
+                "must be at most 254 characters".to_owned()
+            )]
+        );
+    }
+}

@@ -1,0 +1,1108 @@
+//! The repositories against real SQLite databases migrated by our own `Migrator`: an
+//! in-memory one per test, and a file one where reconnecting or concurrency matters.
+//! Rows are read back through the ports and through raw SQL, so that the stored column
+//! values (the contract's strings, UTC timestamps) are checked, not only the round trip.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use domain::ClientInfo;
+use sea_orm::{DbBackend, QueryResult, Statement, Value};
+use uuid::Uuid;
+
+use super::*;
+use crate::persistence::connect;
+
+// ---------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------
+
+/// 2026-01-01T00:00:00Z plus `secs` seconds and a microsecond fraction, so that every
+/// timestamp has a sub-second part to lose (microseconds: what PostgreSQL keeps too).
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_767_225_600 + secs, 123_456_000).expect("valid test time")
+}
+
+async fn memory_db() -> Database {
+    let db = connect("sqlite::memory:")
+        .await
+        .expect("in-memory SQLite opens");
+    db.migrate_up().await.expect("migrations apply");
+    db
+}
+
+fn file_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}/t.db", dir.path().display())
+}
+
+fn client() -> ClientInfo {
+    ClientInfo {
+        ip_address: Some("192.0.2.7".to_owned()),
+        user_agent: Some("persistence-test/1.0".to_owned()),
+    }
+}
+
+fn new_user(email: &str, created_at: DateTime<Utc>) -> User {
+    User {
+        id: UserId::from_uuid(Uuid::now_v7()),
+        email: EmailAddress::parse(email).expect("valid test email"),
+        password_hash: PasswordHash::from_phc(format!(
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${}",
+            Uuid::now_v7().simple()
+        )),
+        created_at,
+        last_login: None,
+        is_active: true,
+    }
+}
+
+fn new_session(user_id: UserId, created_at: DateTime<Utc>) -> Session {
+    let client = client();
+    Session {
+        id: SessionId::from_uuid(Uuid::now_v7()),
+        user_id,
+        created_at,
+        expires_at: created_at + TimeDelta::minutes(15),
+        revoked_at: None,
+        ip_address: client.ip_address,
+        user_agent: client.user_agent,
+    }
+}
+
+fn success_event(
+    event_type: AuthEventType,
+    user_id: Option<UserId>,
+    created_at: DateTime<Utc>,
+) -> AuthEvent {
+    AuthEvent::success(
+        EventId::from_uuid(Uuid::now_v7()),
+        event_type,
+        user_id,
+        &client(),
+        created_at,
+    )
+}
+
+fn failure_event(
+    event_type: AuthEventType,
+    user_id: Option<UserId>,
+    reason: FailureReason,
+    created_at: DateTime<Utc>,
+) -> AuthEvent {
+    AuthEvent::failure(
+        EventId::from_uuid(Uuid::now_v7()),
+        event_type,
+        user_id,
+        reason,
+        &client(),
+        created_at,
+    )
+}
+
+/// Signs a user up through the repository: the user, its first session, the event.
+async fn sign_up(db: &Database, email: &str) -> (User, Session, AuthEvent) {
+    let user = new_user(email, at(0));
+    let session = new_session(user.id, at(0));
+    let event = success_event(AuthEventType::Signup, Some(user.id), at(0));
+    SeaOrmUserRepository::new(db.clone())
+        .create_with_session(&user, &session, &event)
+        .await
+        .expect("sign-up is stored");
+    (user, session, event)
+}
+
+fn new_login(user_id: UserId, when: DateTime<Utc>, rehashed: Option<PasswordHash>) -> NewLogin {
+    NewLogin {
+        session: new_session(user_id, when),
+        last_login: when,
+        rehashed,
+        event: success_event(AuthEventType::Login, Some(user_id), when),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Raw reads
+// ---------------------------------------------------------------------------------------
+
+async fn raw_all(db: &Database, sql: &str, values: Vec<Value>) -> Vec<QueryResult> {
+    db.connection()
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            sql,
+            values,
+        ))
+        .await
+        .expect("raw query runs")
+}
+
+async fn raw_one(db: &Database, sql: &str, values: Vec<Value>) -> Option<QueryResult> {
+    db.connection()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            sql,
+            values,
+        ))
+        .await
+        .expect("raw query runs")
+}
+
+async fn count(db: &Database, table: &str) -> i64 {
+    raw_one(db, &format!("SELECT COUNT(*) AS n FROM {table}"), vec![])
+        .await
+        .expect("COUNT returns a row")
+        .try_get::<i64>("", "n")
+        .expect("the count is an integer")
+}
+
+fn text(row: &QueryResult, column: &str) -> String {
+    row.try_get::<String>("", column)
+        .unwrap_or_else(|err| panic!("column {column} is text: {err}"))
+}
+
+fn nullable_text(row: &QueryResult, column: &str) -> Option<String> {
+    row.try_get::<Option<String>>("", column)
+        .unwrap_or_else(|err| panic!("column {column} is nullable text: {err}"))
+}
+
+async fn stored_events(db: &Database) -> Vec<AuthEvent> {
+    auth_events::Entity::find()
+        .all(db.connection())
+        .await
+        .expect("events read")
+        .into_iter()
+        .map(|row| event_from_row(row).expect("stored event parses"))
+        .collect()
+}
+
+async fn stored_password_hash(db: &Database, user_id: UserId) -> String {
+    let row = raw_one(
+        db,
+        "SELECT password_hash FROM users WHERE id = ?",
+        vec![user_id.as_uuid().into()],
+    )
+    .await
+    .expect("the user row exists");
+    text(&row, "password_hash")
+}
+
+// ---------------------------------------------------------------------------------------
+// Users
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn create_with_session_writes_the_user_the_session_and_the_signup_event() {
+    let db = memory_db().await;
+    let (user, session, event) = sign_up(&db, "alice@example.com").await;
+
+    let found_user = SeaOrmUserRepository::new(db.clone())
+        .find_by_id(user.id)
+        .await
+        .expect("user lookup works");
+    assert_eq!(found_user, Some(user.clone()));
+    let found_session = SeaOrmSessionRepository::new(db.clone())
+        .find_by_id(session.id)
+        .await
+        .expect("session lookup works");
+    assert_eq!(found_session, Some(session.clone()));
+    assert_eq!(stored_events(&db).await, vec![event.clone()]);
+
+    // The same three rows, seen as the entities store them.
+    let user_row = users::Entity::find_by_id(user.id.as_uuid())
+        .one(db.connection())
+        .await
+        .expect("users read")
+        .expect("user row present");
+    assert_eq!(user_row.email, "alice@example.com");
+    assert_eq!(user_row.password_hash, user.password_hash.as_str());
+    assert!(user_row.is_active);
+    assert_eq!(user_row.last_login, None);
+    let session_rows = sessions::Entity::find()
+        .filter(sessions::Column::UserId.eq(user.id.as_uuid()))
+        .all(db.connection())
+        .await
+        .expect("sessions read");
+    assert_eq!(session_rows.len(), 1);
+    assert_eq!(session_rows[0].id, session.id.as_uuid());
+    assert_eq!(session_rows[0].revoked_at, None);
+
+    let raw = raw_one(
+        &db,
+        "SELECT event_type, success, failure_reason, ip_address, user_agent, count \
+         FROM auth_events WHERE id = ?",
+        vec![event.id.as_uuid().into()],
+    )
+    .await
+    .expect("event row present");
+    assert_eq!(text(&raw, "event_type"), "signup");
+    assert!(
+        raw.try_get::<bool>("", "success")
+            .expect("success is a bool")
+    );
+    assert_eq!(nullable_text(&raw, "failure_reason"), None);
+    assert_eq!(
+        nullable_text(&raw, "ip_address").as_deref(),
+        Some("192.0.2.7")
+    );
+    assert_eq!(
+        nullable_text(&raw, "user_agent").as_deref(),
+        Some("persistence-test/1.0")
+    );
+    assert_eq!(raw.try_get::<i32>("", "count").expect("count is an int"), 1);
+}
+
+#[tokio::test]
+async fn a_second_signup_with_the_same_normalised_email_is_email_taken_and_writes_nothing() {
+    let db = memory_db().await;
+    let (first, first_session, _) = sign_up(&db, "bob@example.com").await;
+
+    let second = new_user("  Bob@EXAMPLE.com ", at(60));
+    assert_eq!(second.email, first.email, "the parser normalises");
+    let second_session = new_session(second.id, at(60));
+    let second_event = success_event(AuthEventType::Signup, Some(second.id), at(60));
+    let result = SeaOrmUserRepository::new(db.clone())
+        .create_with_session(&second, &second_session, &second_event)
+        .await;
+    assert!(
+        matches!(result, Err(CreateUserError::EmailTaken)),
+        "{result:?}"
+    );
+
+    assert_eq!(count(&db, "users").await, 1);
+    assert_eq!(count(&db, "sessions").await, 1);
+    assert_eq!(count(&db, "auth_events").await, 1);
+    let users = SeaOrmUserRepository::new(db.clone());
+    assert_eq!(
+        users.find_by_id(second.id).await.expect("lookup works"),
+        None
+    );
+    assert_eq!(
+        users
+            .find_by_email(&first.email)
+            .await
+            .expect("lookup works")
+            .map(|u| u.id),
+        Some(first.id),
+        "the first account is untouched"
+    );
+    let sessions = SeaOrmSessionRepository::new(db.clone());
+    assert_eq!(
+        sessions
+            .find_by_id(second_session.id)
+            .await
+            .expect("lookup works"),
+        None
+    );
+    assert!(
+        sessions
+            .find_by_id(first_session.id)
+            .await
+            .expect("lookup works")
+            .is_some()
+    );
+    assert!(
+        stored_events(&db)
+            .await
+            .iter()
+            .all(|e| e.id != second_event.id)
+    );
+
+    // The connection is usable afterwards (the failed transaction was rolled back).
+    sign_up(&db, "carol@example.com").await;
+    assert_eq!(count(&db, "users").await, 2);
+}
+
+#[tokio::test]
+async fn concurrent_signups_with_one_email_on_a_file_database_store_exactly_one_account() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = connect(&file_url(&dir)).await.expect("file database opens");
+    db.migrate_up().await.expect("migrations apply");
+    let repo = SeaOrmUserRepository::new(db.clone());
+
+    let attempts = (0..4).map(|i| {
+        let repo = repo.clone();
+        tokio::spawn(async move {
+            let user = new_user("race@example.com", at(i));
+            let session = new_session(user.id, at(i));
+            let event = success_event(AuthEventType::Signup, Some(user.id), at(i));
+            repo.create_with_session(&user, &session, &event).await
+        })
+    });
+    let mut created = 0;
+    let mut taken = 0;
+    for attempt in attempts.collect::<Vec<_>>() {
+        match attempt.await.expect("task completes") {
+            Ok(()) => created += 1,
+            Err(CreateUserError::EmailTaken) => taken += 1,
+            Err(CreateUserError::Unexpected(err)) => panic!("unexpected error: {err:#}"),
+        }
+    }
+    assert_eq!((created, taken), (1, 3));
+    assert_eq!(count(&db, "users").await, 1);
+    assert_eq!(count(&db, "sessions").await, 1);
+    assert_eq!(count(&db, "auth_events").await, 1);
+}
+
+#[tokio::test]
+async fn create_with_session_writes_nothing_when_the_session_cannot_be_stored() {
+    let db = memory_db().await;
+    let (_, first_session, _) = sign_up(&db, "dave@example.com").await;
+
+    // A session id that already exists makes the second insert of the transaction fail.
+    let user = new_user("erin@example.com", at(5));
+    let mut session = new_session(user.id, at(5));
+    session.id = first_session.id;
+    let event = success_event(AuthEventType::Signup, Some(user.id), at(5));
+    let result = SeaOrmUserRepository::new(db.clone())
+        .create_with_session(&user, &session, &event)
+        .await;
+    assert!(
+        matches!(result, Err(CreateUserError::Unexpected(_))),
+        "{result:?}"
+    );
+
+    assert_eq!(
+        count(&db, "users").await,
+        1,
+        "the user insert is rolled back"
+    );
+    assert_eq!(count(&db, "sessions").await, 1);
+    assert_eq!(count(&db, "auth_events").await, 1);
+    sign_up(&db, "erin@example.com").await;
+}
+
+#[tokio::test]
+async fn find_by_email_returns_the_user_for_its_normalised_email_and_none_for_an_unknown_one() {
+    let db = memory_db().await;
+    let (user, _, _) = sign_up(&db, "Frank@Example.com").await;
+    let repo = SeaOrmUserRepository::new(db.clone());
+
+    let by_other_casing = EmailAddress::parse(" FRANK@example.COM").expect("valid email");
+    assert_eq!(
+        repo.find_by_email(&by_other_casing)
+            .await
+            .expect("lookup works"),
+        Some(user)
+    );
+    let unknown = EmailAddress::parse("nobody@example.com").expect("valid email");
+    assert_eq!(
+        repo.find_by_email(&unknown).await.expect("lookup works"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn find_by_id_returns_the_user_and_none_for_an_unknown_id() {
+    let db = memory_db().await;
+    let (user, _, _) = sign_up(&db, "grace@example.com").await;
+    let repo = SeaOrmUserRepository::new(db.clone());
+
+    assert_eq!(
+        repo.find_by_id(user.id).await.expect("lookup works"),
+        Some(user)
+    );
+    assert_eq!(
+        repo.find_by_id(UserId::from_uuid(Uuid::now_v7()))
+            .await
+            .expect("lookup works"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn inactive_users_are_found_by_email_and_by_id() {
+    let db = memory_db().await;
+    let mut user = new_user("heidi@example.com", at(0));
+    user.is_active = false;
+    user.last_login = Some(at(-3_600));
+    let session = new_session(user.id, at(0));
+    let event = success_event(AuthEventType::Signup, Some(user.id), at(0));
+    let repo = SeaOrmUserRepository::new(db.clone());
+    repo.create_with_session(&user, &session, &event)
+        .await
+        .expect("stored");
+
+    assert_eq!(
+        repo.find_by_email(&user.email).await.expect("lookup works"),
+        Some(user.clone())
+    );
+    assert_eq!(
+        repo.find_by_id(user.id).await.expect("lookup works"),
+        Some(user)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Sessions
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn start_writes_the_session_the_last_login_and_the_login_event() {
+    let db = memory_db().await;
+    let (user, _, signup) = sign_up(&db, "ivan@example.com").await;
+    let login = new_login(user.id, at(3_600), None);
+
+    let sessions = SeaOrmSessionRepository::new(db.clone());
+    sessions.start(&login).await.expect("login is stored");
+
+    assert_eq!(
+        sessions
+            .find_by_id(login.session.id)
+            .await
+            .expect("lookup works"),
+        Some(login.session.clone())
+    );
+    let stored = SeaOrmUserRepository::new(db.clone())
+        .find_by_id(user.id)
+        .await
+        .expect("lookup works")
+        .expect("user present");
+    assert_eq!(stored.last_login, Some(at(3_600)));
+    assert_eq!(
+        stored,
+        User {
+            last_login: Some(at(3_600)),
+            ..user
+        },
+        "nothing else of the user changes"
+    );
+    assert_eq!(stored_events(&db).await, vec![signup, login.event.clone()]);
+    assert_eq!(count(&db, "sessions").await, 2);
+}
+
+#[tokio::test]
+async fn start_with_a_rehash_replaces_the_stored_password_hash() {
+    let db = memory_db().await;
+    let (user, _, _) = sign_up(&db, "judy@example.com").await;
+    let rehashed =
+        PasswordHash::from_phc("$argon2id$v=19$m=19456,t=3,p=1$bmV3c2FsdA$bmV3aGFzaA".into());
+    let login = new_login(user.id, at(60), Some(rehashed.clone()));
+
+    SeaOrmSessionRepository::new(db.clone())
+        .start(&login)
+        .await
+        .expect("login is stored");
+
+    assert_eq!(stored_password_hash(&db, user.id).await, rehashed.as_str());
+    let stored = SeaOrmUserRepository::new(db.clone())
+        .find_by_id(user.id)
+        .await
+        .expect("lookup works")
+        .expect("user present");
+    assert_eq!(stored.password_hash, rehashed);
+    assert_eq!(stored.last_login, Some(at(60)));
+}
+
+#[tokio::test]
+async fn start_without_a_rehash_leaves_the_stored_password_hash() {
+    let db = memory_db().await;
+    let (user, _, _) = sign_up(&db, "mallory@example.com").await;
+    let login = new_login(user.id, at(60), None);
+
+    SeaOrmSessionRepository::new(db.clone())
+        .start(&login)
+        .await
+        .expect("login is stored");
+
+    assert_eq!(
+        stored_password_hash(&db, user.id).await,
+        user.password_hash.as_str()
+    );
+}
+
+#[tokio::test]
+async fn start_only_touches_the_logged_in_users_row() {
+    let db = memory_db().await;
+    let (alice, _, _) = sign_up(&db, "alice@example.com").await;
+    let (bob, _, _) = sign_up(&db, "bob@example.com").await;
+    let rehashed = PasswordHash::from_phc("$argon2id$v=19$m=1,t=1,p=1$eA$eA".into());
+
+    SeaOrmSessionRepository::new(db.clone())
+        .start(&new_login(alice.id, at(60), Some(rehashed)))
+        .await
+        .expect("login is stored");
+
+    let stored_bob = SeaOrmUserRepository::new(db.clone())
+        .find_by_id(bob.id)
+        .await
+        .expect("lookup works");
+    assert_eq!(stored_bob, Some(bob));
+}
+
+#[tokio::test]
+async fn start_writes_nothing_when_the_event_cannot_be_stored() {
+    let db = memory_db().await;
+    let (user, _, signup) = sign_up(&db, "niaj@example.com").await;
+    let mut login = new_login(
+        user.id,
+        at(60),
+        Some(PasswordHash::from_phc(
+            "$argon2id$v=19$m=1,t=1,p=1$eQ$eQ".into(),
+        )),
+    );
+    // The event id is already taken: the last insert of the transaction fails.
+    login.event.id = signup.id;
+
+    let result = SeaOrmSessionRepository::new(db.clone()).start(&login).await;
+    assert!(result.is_err(), "a duplicate event id must fail");
+
+    let sessions = SeaOrmSessionRepository::new(db.clone());
+    assert_eq!(
+        sessions
+            .find_by_id(login.session.id)
+            .await
+            .expect("lookup works"),
+        None
+    );
+    assert_eq!(
+        SeaOrmUserRepository::new(db.clone())
+            .find_by_id(user.id)
+            .await
+            .expect("lookup works"),
+        Some(user),
+        "last_login and the hash are rolled back"
+    );
+    assert_eq!(count(&db, "auth_events").await, 1);
+}
+
+#[tokio::test]
+async fn a_session_for_an_unknown_user_is_refused_by_the_foreign_key() {
+    let db = memory_db().await;
+    let stranger = UserId::from_uuid(Uuid::now_v7());
+    let login = NewLogin {
+        session: new_session(stranger, at(0)),
+        last_login: at(0),
+        rehashed: None,
+        // No user id on the event, so that only the session's key can fail.
+        event: success_event(AuthEventType::Login, None, at(0)),
+    };
+
+    let result = SeaOrmSessionRepository::new(db.clone()).start(&login).await;
+    let err = result.expect_err("a session needs an existing user");
+    let db_err = err
+        .downcast_ref::<DbErr>()
+        .unwrap_or_else(|| panic!("a database error: {err:#}"));
+    assert!(
+        matches!(
+            db_err.sql_err(),
+            Some(SqlErr::ForeignKeyConstraintViolation(_))
+        ),
+        "{db_err:?}"
+    );
+    assert_eq!(count(&db, "sessions").await, 0);
+    assert_eq!(count(&db, "auth_events").await, 0);
+
+    // The pragma is on for the connection, not only for this statement.
+    let pragma = raw_one(&db, "PRAGMA foreign_keys", vec![])
+        .await
+        .expect("pragma answers");
+    assert_eq!(
+        pragma
+            .try_get_by_index::<i64>(0)
+            .expect("pragma is an integer"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_event_for_an_unknown_user_is_refused_by_the_foreign_key() {
+    let db = memory_db().await;
+    let event = success_event(
+        AuthEventType::TokenRejected,
+        Some(UserId::from_uuid(Uuid::now_v7())),
+        at(0),
+    );
+
+    let result = SeaOrmAuthEventLog::new(db.clone()).record(&event).await;
+    assert!(result.is_err(), "auth_events.user_id references users");
+    assert_eq!(count(&db, "auth_events").await, 0);
+}
+
+#[tokio::test]
+async fn session_find_by_id_returns_live_and_revoked_sessions_and_none_for_an_unknown_id() {
+    let db = memory_db().await;
+    let (user, first, _) = sign_up(&db, "olivia@example.com").await;
+    let sessions = SeaOrmSessionRepository::new(db.clone());
+    let revoked_at = at(120);
+    let logout = success_event(AuthEventType::Logout, Some(user.id), revoked_at);
+    assert!(
+        sessions
+            .revoke(first.id, user.id, revoked_at, &logout)
+            .await
+            .expect("revocation works")
+    );
+
+    let found = sessions
+        .find_by_id(first.id)
+        .await
+        .expect("lookup works")
+        .expect("a revoked session is still found");
+    assert_eq!(
+        found,
+        Session {
+            revoked_at: Some(revoked_at),
+            ..first
+        }
+    );
+    assert!(!found.is_live(at(1)));
+    assert_eq!(
+        sessions
+            .find_by_id(SessionId::from_uuid(Uuid::now_v7()))
+            .await
+            .expect("lookup works"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn revoke_returns_true_once_then_false_and_records_the_event_only_once() {
+    let db = memory_db().await;
+    let (user, session, signup) = sign_up(&db, "peggy@example.com").await;
+    let sessions = SeaOrmSessionRepository::new(db.clone());
+    let first_event = success_event(AuthEventType::Logout, Some(user.id), at(100));
+    let second_event = success_event(AuthEventType::Logout, Some(user.id), at(200));
+
+    let first = sessions
+        .revoke(session.id, user.id, at(100), &first_event)
+        .await
+        .expect("revocation works");
+    let second = sessions
+        .revoke(session.id, user.id, at(200), &second_event)
+        .await
+        .expect("revocation works");
+
+    assert!(first);
+    assert!(!second);
+    assert_eq!(stored_events(&db).await, vec![signup, first_event]);
+    let stored = sessions
+        .find_by_id(session.id)
+        .await
+        .expect("lookup works")
+        .expect("present");
+    assert_eq!(
+        stored.revoked_at,
+        Some(at(100)),
+        "the first revocation time stays"
+    );
+}
+
+#[tokio::test]
+async fn revoke_refuses_another_users_session_and_writes_nothing() {
+    let db = memory_db().await;
+    let (owner, session, _) = sign_up(&db, "owner@example.com").await;
+    let (intruder, _, _) = sign_up(&db, "intruder@example.com").await;
+    let sessions = SeaOrmSessionRepository::new(db.clone());
+    let event = success_event(AuthEventType::Logout, Some(intruder.id), at(100));
+
+    let revoked = sessions
+        .revoke(session.id, intruder.id, at(100), &event)
+        .await
+        .expect("the call itself works");
+
+    assert!(!revoked);
+    assert_eq!(
+        sessions.find_by_id(session.id).await.expect("lookup works"),
+        Some(session.clone()),
+        "still live"
+    );
+    assert_eq!(count(&db, "auth_events").await, 2, "only the two signups");
+    assert!(stored_events(&db).await.iter().all(|e| e.id != event.id));
+    // The owner can still revoke it.
+    let owners = success_event(AuthEventType::Logout, Some(owner.id), at(150));
+    assert!(
+        sessions
+            .revoke(session.id, owner.id, at(150), &owners)
+            .await
+            .expect("revocation works")
+    );
+}
+
+#[tokio::test]
+async fn revoke_of_an_unknown_session_returns_false_and_writes_nothing() {
+    let db = memory_db().await;
+    let (user, _, _) = sign_up(&db, "quentin@example.com").await;
+    let event = success_event(AuthEventType::Logout, Some(user.id), at(100));
+
+    let revoked = SeaOrmSessionRepository::new(db.clone())
+        .revoke(
+            SessionId::from_uuid(Uuid::now_v7()),
+            user.id,
+            at(100),
+            &event,
+        )
+        .await
+        .expect("the call itself works");
+
+    assert!(!revoked);
+    assert_eq!(count(&db, "auth_events").await, 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// The audit log
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn record_stores_an_event_with_a_user_id() {
+    let db = memory_db().await;
+    let (user, _, signup) = sign_up(&db, "rupert@example.com").await;
+    let event = failure_event(
+        AuthEventType::LoginFailed,
+        Some(user.id),
+        FailureReason::InvalidCredentials,
+        at(30),
+    );
+
+    SeaOrmAuthEventLog::new(db.clone())
+        .record(&event)
+        .await
+        .expect("recorded");
+
+    assert_eq!(stored_events(&db).await, vec![signup, event.clone()]);
+    let rows = auth_events::Entity::find()
+        .filter(auth_events::Column::UserId.eq(user.id.as_uuid()))
+        .all(db.connection())
+        .await
+        .expect("events read");
+    assert_eq!(rows.len(), 2);
+}
+
+#[tokio::test]
+async fn record_stores_an_event_without_a_user_id_as_null() {
+    let db = memory_db().await;
+    let event = failure_event(
+        AuthEventType::LoginFailed,
+        None,
+        FailureReason::UnknownEmail,
+        at(30),
+    )
+    .with_count(7);
+
+    SeaOrmAuthEventLog::new(db.clone())
+        .record(&event)
+        .await
+        .expect("recorded");
+
+    assert_eq!(stored_events(&db).await, vec![event.clone()]);
+    let raw = raw_one(
+        &db,
+        "SELECT user_id IS NULL AS no_user, count FROM auth_events WHERE id = ?",
+        vec![event.id.as_uuid().into()],
+    )
+    .await
+    .expect("event row present");
+    assert!(raw.try_get::<bool>("", "no_user").expect("a boolean"));
+    assert_eq!(raw.try_get::<i32>("", "count").expect("an integer"), 7);
+}
+
+#[tokio::test]
+async fn every_event_type_is_stored_lowercase_snake_case_and_every_reason_upper_snake_case() {
+    let db = memory_db().await;
+    let log = SeaOrmAuthEventLog::new(db.clone());
+    let mut expected = Vec::new();
+    for (i, event_type) in AuthEventType::ALL.into_iter().enumerate() {
+        let event = success_event(event_type, None, at(i64::try_from(i).expect("small")));
+        log.record(&event).await.expect("recorded");
+        expected.push((event.id.as_uuid(), event_type.as_str().to_owned(), None));
+    }
+    for (i, reason) in FailureReason::ALL.into_iter().enumerate() {
+        let event = failure_event(
+            AuthEventType::LoginFailed,
+            None,
+            reason,
+            at(100 + i64::try_from(i).expect("small")),
+        );
+        log.record(&event).await.expect("recorded");
+        expected.push((
+            event.id.as_uuid(),
+            "login_failed".to_owned(),
+            Some(reason.as_str().to_owned()),
+        ));
+    }
+
+    let rows = raw_all(
+        &db,
+        "SELECT id, event_type, failure_reason FROM auth_events ORDER BY created_at",
+        vec![],
+    )
+    .await;
+    let stored: Vec<(Uuid, String, Option<String>)> = rows
+        .iter()
+        .map(|row| {
+            (
+                row.try_get::<Uuid>("", "id").expect("a uuid"),
+                text(row, "event_type"),
+                nullable_text(row, "failure_reason"),
+            )
+        })
+        .collect();
+    assert_eq!(stored, expected);
+    // Spelled out for the strings the contract names most often.
+    assert!(stored.iter().any(|(_, t, _)| t == "login_failed"));
+    assert!(stored.iter().any(|(_, t, _)| t == "session_revoked"));
+    assert!(
+        stored
+            .iter()
+            .any(|(_, _, r)| r.as_deref() == Some("INVALID_CREDENTIALS"))
+    );
+    assert!(
+        stored
+            .iter()
+            .any(|(_, _, r)| r.as_deref() == Some("AUTH_INVALID_CLAIMS"))
+    );
+    // And they all read back through the domain's parsers.
+    assert_eq!(stored_events(&db).await.len(), expected.len());
+}
+
+// ---------------------------------------------------------------------------------------
+// Timestamps
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn timestamps_round_trip_with_their_sub_seconds_and_are_stored_in_utc() {
+    let db = memory_db().await;
+    let created = DateTime::from_timestamp(1_767_225_600, 987_654_000).expect("valid time");
+    let mut user = new_user("trent@example.com", created);
+    user.last_login = Some(created - TimeDelta::days(400));
+    let mut session = new_session(user.id, created);
+    session.expires_at = created + TimeDelta::microseconds(1);
+    let event = success_event(AuthEventType::Signup, Some(user.id), created);
+    SeaOrmUserRepository::new(db.clone())
+        .create_with_session(&user, &session, &event)
+        .await
+        .expect("stored");
+
+    let read_user = SeaOrmUserRepository::new(db.clone())
+        .find_by_id(user.id)
+        .await
+        .expect("lookup works")
+        .expect("present");
+    assert_eq!(read_user.created_at, created);
+    assert_eq!(read_user.last_login, user.last_login);
+    let read_session = SeaOrmSessionRepository::new(db.clone())
+        .find_by_id(session.id)
+        .await
+        .expect("lookup works")
+        .expect("present");
+    assert_eq!(read_session.created_at, created);
+    assert_eq!(read_session.expires_at, session.expires_at);
+    assert!(read_session.is_live(created));
+    assert!(!read_session.is_live(session.expires_at));
+    assert_eq!(stored_events(&db).await[0].created_at, created);
+
+    // The stored text is RFC 3339 with a zero offset and the same instant.
+    for (sql, id) in [
+        (
+            "SELECT created_at AS t FROM users WHERE id = ?",
+            user.id.as_uuid(),
+        ),
+        (
+            "SELECT created_at AS t FROM sessions WHERE id = ?",
+            session.id.as_uuid(),
+        ),
+        (
+            "SELECT created_at AS t FROM auth_events WHERE id = ?",
+            event.id.as_uuid(),
+        ),
+    ] {
+        let row = raw_one(&db, sql, vec![id.into()])
+            .await
+            .expect("row present");
+        let raw = text(&row, "t");
+        let parsed = DateTime::parse_from_rfc3339(&raw)
+            .unwrap_or_else(|err| panic!("{raw:?} is a timestamp with an offset: {err}"));
+        assert_eq!(parsed.offset().local_minus_utc(), 0, "{raw:?} is in UTC");
+        assert_eq!(parsed.with_timezone(&Utc), created, "{raw:?}");
+    }
+
+    // Text ordering matches time ordering within the stored format, which the
+    // `ORDER BY created_at` of the security log relies on.
+    let earlier = success_event(
+        AuthEventType::Login,
+        Some(user.id),
+        created - TimeDelta::microseconds(1),
+    );
+    let later = success_event(
+        AuthEventType::Login,
+        Some(user.id),
+        created + TimeDelta::seconds(1),
+    );
+    let log = SeaOrmAuthEventLog::new(db.clone());
+    log.record(&later).await.expect("recorded");
+    log.record(&earlier).await.expect("recorded");
+    let ordered: Vec<Uuid> = raw_all(
+        &db,
+        "SELECT id FROM auth_events ORDER BY created_at",
+        vec![],
+    )
+    .await
+    .iter()
+    .map(|row| row.try_get::<Uuid>("", "id").expect("a uuid"))
+    .collect();
+    assert_eq!(
+        ordered,
+        vec![earlier.id.as_uuid(), event.id.as_uuid(), later.id.as_uuid()]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Connection and migrations
+// ---------------------------------------------------------------------------------------
+
+const MIGRATIONS: [&str; 3] = [
+    "m20260101_000001_create_users",
+    "m20260101_000002_create_sessions",
+    "m20260101_000003_create_auth_events",
+];
+
+fn status(names_applied: [bool; 3]) -> Vec<(String, bool)> {
+    MIGRATIONS
+        .iter()
+        .zip(names_applied)
+        .map(|(name, applied)| ((*name).to_owned(), applied))
+        .collect()
+}
+
+#[tokio::test]
+async fn migration_status_lists_the_three_migrations_as_applied_after_migrate_up() {
+    let db = connect("sqlite::memory:").await.expect("opens");
+    assert_eq!(
+        db.migration_status().await.expect("status readable"),
+        status([false, false, false])
+    );
+    db.migrate_up().await.expect("migrations apply");
+    assert_eq!(
+        db.migration_status().await.expect("status readable"),
+        status([true, true, true])
+    );
+    db.migrate_up().await.expect("applying again is a no-op");
+    assert_eq!(
+        db.migration_status().await.expect("status readable"),
+        status([true, true, true])
+    );
+}
+
+#[tokio::test]
+async fn migrate_down_rolls_back_the_last_migration_and_migrate_up_reapplies_it() {
+    let db = memory_db().await;
+    sign_up(&db, "victor@example.com").await;
+
+    db.migrate_down().await.expect("rollback works");
+    assert_eq!(
+        db.migration_status().await.expect("status readable"),
+        status([true, true, false])
+    );
+    let tables = raw_all(
+        &db,
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'auth_events'",
+        vec![],
+    )
+    .await;
+    assert!(tables.is_empty(), "auth_events is dropped");
+    assert_eq!(count(&db, "users").await, 1, "earlier tables are kept");
+
+    db.migrate_up().await.expect("re-applying works");
+    assert_eq!(
+        db.migration_status().await.expect("status readable"),
+        status([true, true, true])
+    );
+    let event = success_event(AuthEventType::Logout, None, at(10));
+    SeaOrmAuthEventLog::new(db.clone())
+        .record(&event)
+        .await
+        .expect("the recreated table takes events");
+    assert_eq!(stored_events(&db).await, vec![event]);
+}
+
+#[tokio::test]
+async fn migrating_all_the_way_down_and_up_again_leaves_a_working_empty_schema() {
+    let db = memory_db().await;
+    sign_up(&db, "walter@example.com").await;
+
+    for expected in [
+        [true, true, false],
+        [true, false, false],
+        [false, false, false],
+    ] {
+        db.migrate_down().await.expect("rollback works");
+        assert_eq!(
+            db.migration_status().await.expect("status readable"),
+            status(expected)
+        );
+    }
+    db.migrate_up().await.expect("migrations apply");
+    assert_eq!(count(&db, "users").await, 0);
+    let (user, _, _) = sign_up(&db, "walter@example.com").await;
+    assert!(
+        SeaOrmUserRepository::new(db.clone())
+            .find_by_id(user.id)
+            .await
+            .expect("lookup works")
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn ping_answers_true_on_a_connected_database() {
+    let db = memory_db().await;
+    assert!(db.ping().await);
+}
+
+#[tokio::test]
+async fn data_on_a_file_database_survives_reconnecting() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = file_url(&dir);
+
+    let (user, session, signup, login) = {
+        let db = connect(&url).await.expect("file database is created");
+        db.migrate_up().await.expect("migrations apply");
+        let (user, session, signup) = sign_up(&db, "xavier@example.com").await;
+        let login = new_login(user.id, at(600), None);
+        SeaOrmSessionRepository::new(db.clone())
+            .start(&login)
+            .await
+            .expect("login is stored");
+        db.connection().clone().close().await.expect("pool closes");
+        (user, session, signup, login)
+    };
+    assert!(dir.path().join("t.db").exists());
+
+    let db = connect(&url).await.expect("file database reopens");
+    assert_eq!(
+        db.migration_status().await.expect("status readable"),
+        status([true, true, true]),
+        "the schema persisted"
+    );
+    db.migrate_up().await.expect("nothing left to apply");
+    assert_eq!(
+        SeaOrmUserRepository::new(db.clone())
+            .find_by_email(&user.email)
+            .await
+            .expect("lookup works"),
+        Some(User {
+            last_login: Some(at(600)),
+            ..user
+        })
+    );
+    let sessions = SeaOrmSessionRepository::new(db.clone());
+    assert_eq!(
+        sessions.find_by_id(session.id).await.expect("lookup works"),
+        Some(session)
+    );
+    assert_eq!(
+        sessions
+            .find_by_id(login.session.id)
+            .await
+            .expect("lookup works"),
+        Some(login.session)
+    );
+    assert_eq!(stored_events(&db).await, vec![signup, login.event]);
+
+    let journal = raw_one(&db, "PRAGMA journal_mode", vec![])
+        .await
+        .expect("pragma answers");
+    assert_eq!(
+        journal
+            .try_get_by_index::<String>(0)
+            .expect("journal mode is text")
+            .to_lowercase(),
+        "wal"
+    );
+    assert!(db.ping().await);
+}
