@@ -1,0 +1,291 @@
+//! The `gatehouse` binary as a user runs it: CLI commands, start-up refusals, and a
+//! restart that keeps the development secret and the data.
+//!
+//! The binary is found next to this test's own executable (`target/<profile>/`), where
+//! `cargo test --workspace` builds it, or at `$GATEHOUSE_BIN`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::PASSWORD;
+
+fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("GATEHOUSE_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable");
+    // target/<profile>/deps/api-<hash> → target/<profile>/gatehouse
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join(format!("gatehouse{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} not found: build it with `cargo build -p adapters --bin gatehouse` or set GATEHOUSE_BIN",
+        bin.display()
+    );
+    bin
+}
+
+/// A command in `dir` with a clean configuration environment.
+fn gatehouse(dir: &Path) -> Command {
+    let mut cmd = Command::new(binary());
+    cmd.current_dir(dir);
+    for (key, _) in std::env::vars() {
+        let configured = [
+            "DATABASE_URL",
+            "HOST",
+            "PORT",
+            "JWT_",
+            "RATE_LIMIT_",
+            "LOGIN_THROTTLE_",
+            "TRUSTED_PROXIES",
+            "CORS_ORIGINS",
+            "ARGON2_",
+            "HASH_",
+            "LOG_",
+            "PASSWORD_POLICY",
+            "AUTH_EVENT_",
+            "ENVIRONMENT",
+        ];
+        if configured.iter().any(|p| key.starts_with(p)) {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+struct Running {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn serve(dir: &Path) -> Running {
+    let port = free_port();
+    let child = gatehouse(dir)
+        .arg("serve")
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gatehouse");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(resp) = client.get(format!("{base}/ready")).send().await
+            && resp.status() == StatusCode::OK
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "gatehouse did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Running { child, base }
+}
+
+#[test]
+fn openapi_prints_exactly_the_checked_in_contract() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = gatehouse(dir.path()).arg("openapi").output().expect("run");
+    assert!(out.status.success());
+    let checked_in = std::fs::read_to_string(crate::contract::contract_path()).expect("contract");
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == checked_in,
+        "`gatehouse openapi` differs from contracts/auth.yaml"
+    );
+    let out = gatehouse(dir.path())
+        .args(["openapi", "--json"])
+        .output()
+        .expect("run");
+    let json: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let yaml: Value = serde_yaml::from_str(&checked_in).expect("YAML");
+    assert_eq!(json, yaml);
+}
+
+#[test]
+fn gen_secret_prints_64_random_bytes_in_url_safe_base64() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().expect("dir");
+    let first = gatehouse(dir.path())
+        .arg("gen-secret")
+        .output()
+        .expect("run");
+    let second = gatehouse(dir.path())
+        .arg("gen-secret")
+        .output()
+        .expect("run");
+    let first = String::from_utf8_lossy(&first.stdout).trim().to_owned();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&first)
+        .expect("url-safe base64");
+    assert_eq!(bytes.len(), 64);
+    assert_ne!(first, String::from_utf8_lossy(&second.stdout).trim());
+}
+
+#[test]
+fn production_without_a_secret_refuses_to_start_naming_the_variable() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = gatehouse(dir.path())
+        .arg("serve")
+        .env("ENVIRONMENT", "production")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("JWT_SECRET"), "{stderr}");
+}
+
+#[test]
+fn a_bad_value_stops_start_up_with_a_message_naming_the_variable() {
+    let dir = tempfile::tempdir().expect("dir");
+    for (var, value) in [
+        ("PORT", "eighty"),
+        ("JWT_SECRET", "too-short"),
+        ("CORS_ORIGINS", "*"),
+        ("PASSWORD_POLICY", "strict"),
+    ] {
+        let out = gatehouse(dir.path())
+            .arg("serve")
+            .env(var, value)
+            .output()
+            .expect("run");
+        assert!(!out.status.success(), "{var}={value} must refuse to start");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(var), "{var}: {stderr}");
+        assert!(
+            var != "JWT_SECRET" || !stderr.contains(value),
+            "the secret is not echoed"
+        );
+    }
+}
+
+#[test]
+fn migrate_status_lists_the_migrations_before_and_after_migrate_up() {
+    let dir = tempfile::tempdir().expect("dir");
+    let status = |dir: &Path| {
+        let out = gatehouse(dir)
+            .args(["migrate", "status"])
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let before = status(dir.path());
+    assert_eq!(
+        before.lines().filter(|l| l.starts_with("pending ")).count(),
+        3,
+        "{before}"
+    );
+    let up = gatehouse(dir.path())
+        .args(["migrate", "up"])
+        .output()
+        .expect("run");
+    assert!(up.status.success());
+    let after = status(dir.path());
+    assert_eq!(
+        after.lines().filter(|l| l.starts_with("applied ")).count(),
+        3,
+        "{after}"
+    );
+}
+
+#[tokio::test]
+async fn a_restart_keeps_the_development_secret_the_users_and_their_sessions() {
+    let dir = tempfile::tempdir().expect("dir");
+    let client = reqwest::Client::new();
+    let email = crate::helpers::unique_email();
+    let token = {
+        let app = serve(dir.path()).await;
+        let resp = client
+            .post(format!("{}/api/auth/signup", app.base))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("signup");
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let body: Value = resp.json().await.expect("json");
+        body["token"].as_str().expect("token").to_owned()
+    };
+    let secret_file = dir.path().join(".gatehouse/jwt-secret");
+    assert!(
+        secret_file.exists(),
+        "development secret kept in JWT_SECRET_FILE"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&secret_file)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(
+        dir.path().join("gatehouse.db").exists(),
+        "default SQLite file in the working directory"
+    );
+
+    let app = serve(dir.path()).await;
+    let me = client
+        .get(format!("{}/api/auth/me", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(
+        me.status(),
+        StatusCode::OK,
+        "the token survives the restart"
+    );
+    let login = client
+        .post(format!("{}/api/auth/login", app.base))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), StatusCode::OK);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_lets_the_server_stop_cleanly() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut app = serve(dir.path()).await;
+    let pid = app.child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(exit) = app.child.try_wait().expect("wait") {
+            assert!(exit.success(), "clean exit after SIGTERM: {exit}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,171 @@
+//! `spawn_app`: the production wiring on port 0 with an isolated database.
+
+use adapters::bootstrap::{build_app, resolve_jwt_secret};
+use adapters::config::Settings;
+use poem::Server;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// The JWT secret every spawned app signs with (tests forge tokens with it).
+pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
+/// A password that meets the compat policy.
+pub const PASSWORD: &str = "Correct-Horse-42";
+
+/// A running app.
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    /// Holds the database and secret file until the test ends.
+    pub _dir: TempDir,
+}
+
+/// Starts the app with extra environment settings.
+pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = format!("sqlite://{}/gatehouse.db", dir.path().display());
+    let mut env: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), database_url),
+        ("JWT_SECRET".into(), TEST_SECRET.into()),
+        (
+            "JWT_SECRET_FILE".into(),
+            dir.path().join("jwt-secret").display().to_string(),
+        ),
+    ];
+    env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let settings = Settings::from_lookup(|name| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("valid settings");
+    let secret = resolve_jwt_secret(&settings).expect("secret");
+    let app = build_app(&settings, &secret).await.expect("app builds");
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .expect("bind");
+    let port = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().map(|s| s.port()))
+        .expect("port");
+    tokio::spawn(Server::new_with_acceptor(acceptor).run(app.endpoint));
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: Client::builder()
+            .user_agent("gatehouse-tests")
+            .build()
+            .expect("client"),
+        _dir: dir,
+    }
+}
+
+/// Starts the app with the default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// A unique email per call, so tests never collide.
+pub fn unique_email() -> String {
+    format!("user-{}@example.com", uuid::Uuid::now_v7().simple())
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn sign_up(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/auth/signup",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn log_in(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Signs up a new user and returns (email, AuthResponse body).
+    pub async fn new_user(&self) -> (String, Value) {
+        let email = unique_email();
+        let resp = self.sign_up(&email, PASSWORD).await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        (email, resp.json().await.expect("json"))
+    }
+
+    pub async fn me(&self, token: &str) -> Response {
+        self.client
+            .get(self.url("/api/auth/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn log_out(&self, token: &str) -> Response {
+        self.client
+            .post(self.url("/api/auth/logout"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+/// The token of an AuthResponse body.
+pub fn token(body: &Value) -> String {
+    body["token"].as_str().expect("token").to_owned()
+}
+
+/// Asserts `resp` is an error in the envelope with `status` and `code`; returns the body.
+pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(resp.status(), status, "status");
+    let request_id = resp
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .expect("X-Request-ID header");
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let body: Value = resp.json().await.expect("JSON error body");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert!(
+        body["error"].get("details").is_some(),
+        "details always present: {body}"
+    );
+    assert_eq!(body["meta"]["request_id"], request_id.as_str());
+    let ts = body["meta"]["timestamp"].as_str().expect("timestamp");
+    assert!(
+        ts.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(ts).is_ok(),
+        "{ts}"
+    );
+    body
+}
