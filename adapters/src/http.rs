@@ -85,3 +85,6 @@ pub fn app(deps: HttpDeps) -> impl Endpoint<Output = Response> {
         .with_if(cors_enabled, cors);
     middleware::envelope_layer(routes, index)
 }
+
+#[cfg(test)]
+mod tests;
