@@ -19,8 +19,7 @@ use std::sync::Arc;
 
 use application::AuthUseCases;
 use poem::endpoint::make_sync;
-use poem::http::Method;
-use poem::middleware::{CatchPanic, Cors};
+use poem::middleware::CatchPanic;
 use poem::web::Html;
 use poem::{Endpoint, EndpointExt, Response, Route, get};
 
@@ -53,13 +52,6 @@ pub fn app(deps: HttpDeps) -> impl Endpoint<Output = Response> {
         .replacen(&service.spec(), &compact, 1);
     let index = Arc::new(spec_index::SpecIndex::new(&document));
 
-    let cors_enabled = !deps.cors_origins.is_empty();
-    let cors = Cors::new()
-        .allow_origins(deps.cors_origins.iter().map(String::as_str))
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-        .allow_headers(["authorization", "content-type"])
-        .expose_headers(["x-request-id", "retry-after"]);
-
     let routes = Route::new()
         .nest("/", service)
         .at("/docs", get(make_sync(move |_| Html(html.clone()))))
@@ -81,9 +73,8 @@ pub fn app(deps: HttpDeps) -> impl Endpoint<Output = Response> {
         )
         .data(deps.service)
         .data(deps.readiness)
-        .with(CatchPanic::new().with_handler(middleware::panic_response))
-        .with_if(cors_enabled, cors);
-    middleware::envelope_layer(routes, index)
+        .with(CatchPanic::new().with_handler(middleware::panic_response));
+    middleware::envelope_layer(routes, index, Arc::new(deps.cors_origins))
 }
 
 #[cfg(test)]

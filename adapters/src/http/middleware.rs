@@ -22,26 +22,74 @@ use super::spec_index::SpecIndex;
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Wraps `ep` in the request-id, body-cap and error-envelope layer.
+/// Wraps `ep` in the request-id, CORS, body-cap and error-envelope layer.
 pub fn envelope_layer<E: Endpoint + 'static>(
     ep: E,
     index: Arc<SpecIndex>,
+    cors_origins: Arc<Vec<String>>,
 ) -> impl Endpoint<Output = Response> {
     ep.around(move |ep, req| {
         let index = Arc::clone(&index);
+        let cors_origins = Arc::clone(&cors_origins);
         async move {
             let incoming = req
                 .headers()
                 .get(request_id::HEADER)
                 .and_then(|v| v.to_str().ok());
             let id = request_id::choose(incoming);
-            let mut resp = request_id::scope(id.clone(), handle(ep, req, index)).await;
+            let origin = req
+                .headers()
+                .get(header::ORIGIN)
+                .and_then(|v| v.to_str().ok())
+                .filter(|o| cors_origins.iter().any(|allowed| allowed == o))
+                .map(str::to_owned);
+            let is_preflight = req.method() == Method::OPTIONS
+                && req
+                    .headers()
+                    .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+            let mut resp = match (&origin, is_preflight) {
+                (Some(origin), true) => preflight(origin, req.uri().path(), &index),
+                _ => request_id::scope(id.clone(), handle(ep, req, index)).await,
+            };
+            if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
+                let headers = resp.headers_mut();
+                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                headers.insert(
+                    header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                    HeaderValue::from_static("x-request-id, retry-after, www-authenticate"),
+                );
+            }
+            if !cors_origins.is_empty() {
+                resp.headers_mut()
+                    .append(header::VARY, HeaderValue::from_static("origin"));
+            }
             if let Ok(value) = HeaderValue::from_str(&id) {
                 resp.headers_mut().insert(request_id::HEADER, value);
             }
             Ok(resp)
         }
     })
+}
+
+/// The answer to a CORS preflight from a listed origin: the route's own methods (from
+/// the spec) and the two request headers the API reads. Origins not listed get no CORS
+/// headers at all — their requests are served (or refused) as if CORS did not exist,
+/// and the browser enforces the rest.
+fn preflight(_origin: &str, path: &str, index: &SpecIndex) -> Response {
+    let methods = index
+        .allowed_methods(path)
+        .unwrap_or_else(|| "GET, POST, PUT, DELETE".to_owned());
+    let mut resp = Response::builder().status(StatusCode::NO_CONTENT).finish();
+    let headers = resp.headers_mut();
+    if let Ok(methods) = HeaderValue::from_str(&methods) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, methods);
+    }
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Authorization, Content-Type"),
+    );
+    headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(600));
+    resp
 }
 
 async fn handle<E: Endpoint>(ep: Arc<E>, mut req: Request, index: Arc<SpecIndex>) -> Response {

@@ -17,7 +17,9 @@ tokio::task_local! {
 /// The id to use for a request given its incoming header.
 pub fn choose(incoming: Option<&str>) -> String {
     match incoming {
-        Some(id) if Uuid::parse_str(id).is_ok() => id.to_owned(),
+        // Only the canonical hyphenated form counts as a UUID here: braced, URN and
+        // unhyphenated spellings are replaced, so every echoed id looks the same.
+        Some(id) if id.len() == 36 && Uuid::parse_str(id).is_ok() => id.to_owned(),
         _ => Uuid::now_v7().to_string(),
     }
 }

@@ -293,7 +293,10 @@ fn assert_validation_error(answer: &Answer) -> Vec<(String, String)> {
             assert_eq!(sorted_keys(f), keys(&["field", "message"]), "{f}");
             (
                 f["field"].as_str().expect("field is a string").to_owned(),
-                f["message"].as_str().expect("message is a string").to_owned(),
+                f["message"]
+                    .as_str()
+                    .expect("message is a string")
+                    .to_owned(),
             )
         })
         .collect();
@@ -310,7 +313,10 @@ fn assert_validation_error(answer: &Answer) -> Vec<(String, String)> {
 
 #[track_caller]
 fn assert_retry_after(answer: &Answer, secs: u64) {
-    assert_eq!(answer.header("retry-after"), Some(secs.to_string().as_str()));
+    assert_eq!(
+        answer.header("retry-after"),
+        Some(secs.to_string().as_str())
+    );
 }
 
 #[track_caller]
@@ -372,9 +378,7 @@ async fn sign_up<E: Endpoint>(cli: &TestClient<E>) -> Answer {
 #[tokio::test]
 async fn sign_up_answers_201_with_the_new_session_and_cache_control_no_store() {
     let mut mock = MockAuthUseCases::new();
-    mock.expect_sign_up()
-        .times(1)
-        .returning(|_| Ok(issued()));
+    mock.expect_sign_up().times(1).returning(|_| Ok(issued()));
     let cli = client(mock);
 
     let answer = sign_up(&cli).await;
@@ -520,7 +524,11 @@ async fn a_retry_after_of_zero_seconds_is_sent_as_one_second() {
 
     let answer = sign_up(&cli).await;
 
-    assert_envelope(&answer, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED");
+    assert_envelope(
+        &answer,
+        StatusCode::TOO_MANY_REQUESTS,
+        "RATE_LIMIT_EXCEEDED",
+    );
     assert_retry_after(&answer, 1);
 }
 
@@ -751,9 +759,12 @@ async fn a_protected_operation_without_authorization_answers_401_auth_missing_wi
     }
 }
 
+/// Makes the refusal `authenticate` answers with.
+type Refusal = fn() -> AuthenticateError;
+
 #[tokio::test]
 async fn each_token_refusal_answers_401_with_its_code_and_the_invalid_token_challenge() {
-    let cases: [(fn() -> AuthenticateError, &str, &str); 4] = [
+    let cases: [(Refusal, &str, &str); 4] = [
         (
             || AuthenticateError::Invalid,
             "AUTH_INVALID",
@@ -785,7 +796,9 @@ async fn each_token_refusal_answers_401_with_its_code_and_the_invalid_token_chal
             mock.expect_log_out().never();
             let cli = client(mock);
 
-            let answer = send(protected_request(&cli, method, path).header(header::AUTHORIZATION, BEARER)).await;
+            let answer =
+                send(protected_request(&cli, method, path).header(header::AUTHORIZATION, BEARER))
+                    .await;
 
             assert_error(
                 &answer,
@@ -813,10 +826,9 @@ async fn another_scheme_refused_as_missing_answers_401_auth_missing_with_a_plain
             .returning(|_| Err(AuthenticateError::Missing));
         let cli = client(mock);
 
-        let answer = send(
-            protected_request(&cli, method, path).header(header::AUTHORIZATION, "Basic xyz"),
-        )
-        .await;
+        let answer =
+            send(protected_request(&cli, method, path).header(header::AUTHORIZATION, "Basic xyz"))
+                .await;
 
         assert_error(
             &answer,
@@ -865,8 +877,7 @@ async fn an_unexpected_error_while_authenticating_answers_500_or_503_with_retry_
             .returning(|_| Err(AuthenticateError::Unexpected(plain_error())));
         let cli = client(mock);
         let answer =
-            send(protected_request(&cli, method, path).header(header::AUTHORIZATION, BEARER))
-                .await;
+            send(protected_request(&cli, method, path).header(header::AUTHORIZATION, BEARER)).await;
         assert_error(
             &answer,
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -883,8 +894,7 @@ async fn an_unexpected_error_while_authenticating_answers_500_or_503_with_retry_
             .returning(|_| Err(AuthenticateError::Unexpected(unavailable(2))));
         let cli = client(mock);
         let answer =
-            send(protected_request(&cli, method, path).header(header::AUTHORIZATION, BEARER))
-                .await;
+            send(protected_request(&cli, method, path).header(header::AUTHORIZATION, BEARER)).await;
         assert_error(
             &answer,
             StatusCode::SERVICE_UNAVAILABLE,
@@ -904,7 +914,11 @@ async fn an_unexpected_error_while_authenticating_answers_500_or_503_with_retry_
 async fn me_answers_200_with_the_principals_user_and_a_null_last_login() {
     let cli = client(authenticating());
 
-    let answer = send(cli.get("/api/auth/me").header(header::AUTHORIZATION, BEARER)).await;
+    let answer = send(
+        cli.get("/api/auth/me")
+            .header(header::AUTHORIZATION, BEARER),
+    )
+    .await;
 
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     answer.request_id();
@@ -930,7 +944,11 @@ async fn me_shows_last_login_as_an_rfc_3339_utc_timestamp_when_there_is_one() {
     });
     let cli = client(mock);
 
-    let answer = send(cli.get("/api/auth/me").header(header::AUTHORIZATION, BEARER)).await;
+    let answer = send(
+        cli.get("/api/auth/me")
+            .header(header::AUTHORIZATION, BEARER),
+    )
+    .await;
 
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert_eq!(answer.json()["last_login"], "2026-01-14T11:30:05Z");
@@ -969,7 +987,11 @@ async fn logout_with_an_unexpected_error_answers_500_or_503_with_retry_after() {
         .times(1)
         .returning(|_, _| Err(LogOutError::Unexpected(plain_error())));
     let cli = client(mock);
-    let answer = send(cli.post("/api/auth/logout").header(header::AUTHORIZATION, BEARER)).await;
+    let answer = send(
+        cli.post("/api/auth/logout")
+            .header(header::AUTHORIZATION, BEARER),
+    )
+    .await;
     assert_error(
         &answer,
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -984,7 +1006,11 @@ async fn logout_with_an_unexpected_error_answers_500_or_503_with_retry_after() {
         .times(1)
         .returning(|_, _| Err(LogOutError::Unexpected(unavailable(4))));
     let cli = client(mock);
-    let answer = send(cli.post("/api/auth/logout").header(header::AUTHORIZATION, BEARER)).await;
+    let answer = send(
+        cli.post("/api/auth/logout")
+            .header(header::AUTHORIZATION, BEARER),
+    )
+    .await;
     assert_error(
         &answer,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -1102,10 +1128,12 @@ async fn a_body_that_is_not_an_object_answers_400_validation_error() {
 async fn a_wrong_content_type_answers_415_unsupported_media_type() {
     let cli = client(untouched());
 
-    for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
-        let mut request = cli
-            .post("/api/auth/signup")
-            .body(credentials().to_string());
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut request = cli.post("/api/auth/signup").body(credentials().to_string());
         if let Some(content_type) = content_type {
             request = request.content_type(content_type);
         }
@@ -1288,7 +1316,12 @@ async fn an_incoming_uuid_request_id_is_echoed_exactly_on_success_and_error() {
 #[tokio::test]
 async fn an_incoming_request_id_that_is_not_a_uuid_is_replaced_by_a_uuid() {
     let cli = client(untouched());
-    for incoming in ["abc", "<script>alert(1)</script>", "", "0193e5a2-1c3f-7000-8000"] {
+    for incoming in [
+        "abc",
+        "<script>alert(1)</script>",
+        "",
+        "0193e5a2-1c3f-7000-8000",
+    ] {
         let ok = send(cli.get("/health").header("X-Request-ID", incoming)).await;
         assert_ne!(ok.request_id(), incoming);
 
@@ -1527,7 +1560,10 @@ fn every_response_declares_its_headers() {
         for (status, response) in responses {
             let what = format!("{method} {path} {status}");
             let headers = &response["headers"];
-            assert!(headers.get("X-Request-ID").is_some(), "{what}: X-Request-ID");
+            assert!(
+                headers.get("X-Request-ID").is_some(),
+                "{what}: X-Request-ID"
+            );
             if status == "401" {
                 assert!(
                     headers.get("WWW-Authenticate").is_some(),
@@ -1597,7 +1633,10 @@ fn preflight<'a, E: Endpoint>(cli: &'a TestClient<E>, origin: &str) -> TestReque
     cli.request(Method::OPTIONS, "/api/auth/login")
         .header(header::ORIGIN, origin)
         .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
-        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization, content-type")
+        .header(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            "authorization, content-type",
+        )
 }
 
 #[tokio::test]
@@ -1606,7 +1645,12 @@ async fn a_preflight_from_a_listed_origin_is_allowed_for_that_origin() {
 
     let answer = send(preflight(&cli, ORIGIN)).await;
 
-    assert!(answer.status.is_success(), "{}: {}", answer.status, answer.body);
+    assert!(
+        answer.status.is_success(),
+        "{}: {}",
+        answer.status,
+        answer.body
+    );
     assert_eq!(answer.header("access-control-allow-origin"), Some(ORIGIN));
     let methods = answer
         .header("access-control-allow-methods")
@@ -1681,4 +1725,32 @@ async fn framework_errors_stay_in_the_envelope_for_requests_from_a_listed_origin
     .await;
     let fields = assert_validation_error(&malformed);
     assert_eq!(fields[0].0, "body");
+
+    let wrong_method = send(cli.get("/api/auth/login").header(header::ORIGIN, ORIGIN)).await;
+    assert_error(
+        &wrong_method,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "Method not allowed",
+        Value::Null,
+    );
+    assert_eq!(wrong_method.header("allow"), Some("POST"));
+}
+
+#[tokio::test]
+async fn a_request_from_an_unlisted_origin_is_served_without_cors_headers() {
+    let mut mock = MockAuthUseCases::new();
+    mock.expect_log_in().times(1).returning(|_| Ok(issued()));
+    let cli = client_with(mock, true, vec![ORIGIN.to_owned()]);
+
+    // What a browser sends for a same-origin POST, e.g. "Try it out" in /docs.
+    let answer = send(
+        cli.post("/api/auth/login")
+            .header(header::ORIGIN, "https://auth.example")
+            .body_json(&credentials()),
+    )
+    .await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(answer.header("access-control-allow-origin").is_none());
 }

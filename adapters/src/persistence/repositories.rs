@@ -141,6 +141,32 @@ fn event_row(event: &AuthEvent) -> auth_events::ActiveModel {
     }
 }
 
+/// Every stored auth event is also a `tracing` event under the target `security`, after
+/// its transaction committed (a rolled-back event is not reported). Only ids, types and
+/// reasons are logged: never an email, password or token.
+fn trace_event(event: &AuthEvent) {
+    let user_id = event.user_id.map(|u| u.to_string());
+    let reason = event.failure_reason.map(|r| r.as_str());
+    if event.success {
+        tracing::info!(
+            target: "security",
+            event_type = event.event_type.as_str(),
+            user_id = user_id.as_deref(),
+            ip = event.ip_address.as_deref(),
+            "auth event"
+        );
+    } else {
+        tracing::warn!(
+            target: "security",
+            event_type = event.event_type.as_str(),
+            failure_reason = reason,
+            user_id = user_id.as_deref(),
+            ip = event.ip_address.as_deref(),
+            "auth event"
+        );
+    }
+}
+
 async fn insert_event<C: ConnectionTrait>(conn: &C, event: &AuthEvent) -> Result<(), DbErr> {
     auth_events::Entity::insert(event_row(event))
         .exec_without_returning(conn)
@@ -194,6 +220,7 @@ impl UserRepository for SeaOrmUserRepository {
             .map_err(db_error)?;
         insert_event(&txn, event).await.map_err(db_error)?;
         txn.commit().await.map_err(db_error)?;
+        trace_event(event);
         Ok(())
     }
 }
@@ -215,6 +242,7 @@ impl SessionRepository for SeaOrmSessionRepository {
         update.exec(&txn).await.map_err(db_error)?;
         insert_event(&txn, &login.event).await.map_err(db_error)?;
         txn.commit().await.map_err(db_error)?;
+        trace_event(&login.event);
         Ok(())
     }
 
@@ -249,6 +277,9 @@ impl SessionRepository for SeaOrmSessionRepository {
             insert_event(&txn, event).await.map_err(db_error)?;
         }
         txn.commit().await.map_err(db_error)?;
+        if revoked {
+            trace_event(event);
+        }
         Ok(revoked)
     }
 }
@@ -258,7 +289,9 @@ impl AuthEventLog for SeaOrmAuthEventLog {
     async fn record(&self, event: &AuthEvent) -> anyhow::Result<()> {
         insert_event(self.db.connection(), event)
             .await
-            .map_err(db_error)
+            .map_err(db_error)?;
+        trace_event(event);
+        Ok(())
     }
 }
 
