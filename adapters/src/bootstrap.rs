@@ -10,7 +10,7 @@ use application::{AuthConfig, AuthService, AuthUseCases, Ports};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
 use poem::endpoint::BoxEndpoint;
 use poem::{EndpointExt as _, Response};
 use rand::RngCore as _;
@@ -25,13 +25,15 @@ use crate::persistence::{
 };
 use crate::token::JwtTokenCodec;
 
-/// The system clock.
+/// The system clock, to the microsecond: PostgreSQL keeps microseconds, so SQLite gets
+/// the same precision and a timestamp reads back exactly as it was written (the security
+/// log's cursors compare them for equality).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Utc::now().trunc_subsecs(6)
     }
 }
 

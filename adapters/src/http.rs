@@ -5,6 +5,25 @@
 //! `/openapi.yaml` and in Swagger UI at `/docs`, and printed by `gatehouse openapi`, all
 //! come from [`openapi_document`], so they cannot drift apart.
 
+/// Maps an [`ApiError`] onto a response enum by status; every enum lists exactly the
+/// statuses its operation can return, so an unlisted one is a bug caught by the tests.
+macro_rules! by_status {
+    ($err:expr, $ty:ident { $($status:pat => $variant:ident $(($header:ident))?),+ $(,)? }) => {{
+        let err: ApiError = $err;
+        let envelope = err.json();
+        match err.status.as_u16() {
+            $($status => $ty::$variant(envelope $(, by_status!(@header err $header))?),)+
+            other => {
+                tracing::error!(status = other, "status not declared for this operation");
+                $ty::Internal(ApiError::internal().json())
+            }
+        }
+    }};
+    (@header $err:ident retry) => { $err.retry_after.unwrap_or(1) };
+    (@header $err:ident challenge) => { $err.www_authenticate.unwrap_or("Bearer").to_owned() };
+}
+
+mod account_api;
 mod auth_api;
 mod client_ip;
 mod envelope;

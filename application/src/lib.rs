@@ -15,6 +15,16 @@ pub use caller::Caller;
 pub use errors::Unavailable;
 pub use service::{AuthConfig, AuthService, AuthUseCases, Ports};
 pub use use_cases::IssuedSession;
+pub use use_cases::account::Forbidden;
+pub use use_cases::account::change_password::{ChangePasswordError, ChangePasswordRequest};
+pub use use_cases::account::deactivate::{DeactivateError, DeactivateRequest};
+pub use use_cases::account::list_auth_events::{
+    AuthEventPage, ListAuthEventsError, ListAuthEventsRequest,
+};
+pub use use_cases::account::list_sessions::ListSessionsError;
+pub use use_cases::account::revoke_sessions::{
+    RevokeAllSessionsError, RevokeSessionError, RevokeSessionRequest,
+};
 pub use use_cases::authenticate::{AuthenticateError, AuthenticateRequest, Principal};
 pub use use_cases::log_in::{LogInError, LogInRequest};
 pub use use_cases::log_out::LogOutError;

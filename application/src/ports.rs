@@ -13,7 +13,7 @@ mod session_repository;
 mod token_codec;
 mod user_repository;
 
-pub use auth_event_log::AuthEventLog;
+pub use auth_event_log::{AuthEventLog, EventCursor};
 pub use clock::Clock;
 pub use limits::{LimitedAction, LoginThrottle, RateDecision, RateLimiter, ThrottleDecision};
 pub use password_hasher::{PasswordCheck, PasswordHasher};

@@ -11,11 +11,17 @@ use crate::ports::{
     AuthEventLog, Clock, LoginThrottle, PasswordHasher, RateLimiter, SessionRepository, TokenCodec,
     UserRepository,
 };
+use crate::use_cases::account::{
+    self, change_password, deactivate, list_auth_events, list_sessions, revoke_sessions,
+};
 use crate::use_cases::{IssuedSession, authenticate, log_in, log_out, sign_up};
 use crate::{
-    AuthenticateError, AuthenticateRequest, Caller, LogInError, LogInRequest, LogOutError,
-    Principal, SignUpError, SignUpRequest,
+    AuthEventPage, AuthenticateError, AuthenticateRequest, Caller, ChangePasswordError,
+    ChangePasswordRequest, DeactivateError, DeactivateRequest, Forbidden, ListAuthEventsError,
+    ListAuthEventsRequest, ListSessionsError, LogInError, LogInRequest, LogOutError, Principal,
+    RevokeAllSessionsError, RevokeSessionError, RevokeSessionRequest, SignUpError, SignUpRequest,
 };
+use domain::{Session, User, UserId};
 
 /// Every outbound port the use cases need.
 #[derive(Clone)]
@@ -62,6 +68,45 @@ pub trait AuthUseCases: Send + Sync + 'static {
         &self,
         request: AuthenticateRequest,
     ) -> Result<Principal, AuthenticateError>;
+    /// The caller's profile. See [`account::get_profile`].
+    fn get_profile(&self, principal: &Principal, user_id: UserId) -> Result<User, Forbidden>;
+    /// A page of the caller's security log. See [`list_auth_events::list_auth_events`].
+    async fn list_auth_events(
+        &self,
+        principal: &Principal,
+        request: ListAuthEventsRequest,
+    ) -> Result<AuthEventPage, ListAuthEventsError>;
+    /// The caller's live sessions. See [`list_sessions::list_sessions`].
+    async fn list_sessions(
+        &self,
+        principal: &Principal,
+        user_id: UserId,
+    ) -> Result<Vec<Session>, ListSessionsError>;
+    /// Revokes one session. See [`revoke_sessions::revoke_session`].
+    async fn revoke_session(
+        &self,
+        principal: &Principal,
+        request: RevokeSessionRequest,
+    ) -> Result<(), RevokeSessionError>;
+    /// Revokes every session. See [`revoke_sessions::revoke_all_sessions`].
+    async fn revoke_all_sessions(
+        &self,
+        principal: &Principal,
+        user_id: UserId,
+        caller: &Caller,
+    ) -> Result<u32, RevokeAllSessionsError>;
+    /// Changes the password. See [`change_password::change_password`].
+    async fn change_password(
+        &self,
+        principal: &Principal,
+        request: ChangePasswordRequest,
+    ) -> Result<(), ChangePasswordError>;
+    /// Deactivates the account. See [`deactivate::deactivate`].
+    async fn deactivate(
+        &self,
+        principal: &Principal,
+        request: DeactivateRequest,
+    ) -> Result<(), DeactivateError>;
 }
 
 /// The use cases over real ports.
@@ -96,5 +141,58 @@ impl AuthUseCases for AuthService {
         request: AuthenticateRequest,
     ) -> Result<Principal, AuthenticateError> {
         authenticate::authenticate(&self.ports, &self.config, request).await
+    }
+
+    fn get_profile(&self, principal: &Principal, user_id: UserId) -> Result<User, Forbidden> {
+        account::get_profile(principal, user_id)
+    }
+
+    async fn list_auth_events(
+        &self,
+        principal: &Principal,
+        request: ListAuthEventsRequest,
+    ) -> Result<AuthEventPage, ListAuthEventsError> {
+        list_auth_events::list_auth_events(&self.ports, principal, request).await
+    }
+
+    async fn list_sessions(
+        &self,
+        principal: &Principal,
+        user_id: UserId,
+    ) -> Result<Vec<Session>, ListSessionsError> {
+        list_sessions::list_sessions(&self.ports, principal, user_id).await
+    }
+
+    async fn revoke_session(
+        &self,
+        principal: &Principal,
+        request: RevokeSessionRequest,
+    ) -> Result<(), RevokeSessionError> {
+        revoke_sessions::revoke_session(&self.ports, principal, request).await
+    }
+
+    async fn revoke_all_sessions(
+        &self,
+        principal: &Principal,
+        user_id: UserId,
+        caller: &Caller,
+    ) -> Result<u32, RevokeAllSessionsError> {
+        revoke_sessions::revoke_all_sessions(&self.ports, principal, user_id, caller).await
+    }
+
+    async fn change_password(
+        &self,
+        principal: &Principal,
+        request: ChangePasswordRequest,
+    ) -> Result<(), ChangePasswordError> {
+        change_password::change_password(&self.ports, &self.config, principal, request).await
+    }
+
+    async fn deactivate(
+        &self,
+        principal: &Principal,
+        request: DeactivateRequest,
+    ) -> Result<(), DeactivateError> {
+        deactivate::deactivate(&self.ports, principal, request).await
     }
 }

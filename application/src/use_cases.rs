@@ -1,5 +1,6 @@
 //! The use cases, one module each, with one request, output and error type per use case.
 
+pub mod account;
 pub mod authenticate;
 pub mod log_in;
 pub mod log_out;

@@ -54,6 +54,14 @@ fn every_operation_is_documented_for_sdk_generators() {
             assert!(op.get("security").is_some(), "{id}: security declared");
             for (status, response) in op["responses"].as_object().expect("responses") {
                 assert!(
+                    response.pointer("/headers/X-Request-ID").is_some(),
+                    "{id} {status}: X-Request-ID"
+                );
+                if status == "204" {
+                    assert!(response.get("content").is_none(), "{id} 204 has no body");
+                    continue;
+                }
+                assert!(
                     response
                         .pointer("/content/application~1json/schema")
                         .is_some(),
@@ -85,11 +93,18 @@ fn every_operation_is_documented_for_sdk_generators() {
     }
     ids.sort();
     let expected: Vec<&str> = vec![
+        "changePassword",
+        "deactivateAccount",
         "getCurrentUser",
         "getHealth",
+        "getProfile",
         "getReadiness",
+        "listAuthEvents",
+        "listSessions",
         "logIn",
         "logOut",
+        "revokeAllSessions",
+        "revokeSession",
         "signUp",
     ];
     assert_eq!(ids, expected);

@@ -10,7 +10,7 @@ async fn an_unknown_route_is_404_not_found_in_the_envelope() {
     let app = spawn_app().await;
     let resp = app
         .client
-        .get(app.url("/api/nope"))
+        .get(app.url("/no/such/route"))
         .send()
         .await
         .expect("request");

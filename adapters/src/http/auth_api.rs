@@ -9,7 +9,7 @@ use application::{
     AuthUseCases, AuthenticateError, AuthenticateRequest, IssuedSession, LogInError, LogInRequest,
     LogOutError, Principal, SignUpError, SignUpRequest,
 };
-use domain::User;
+use domain::{PasswordPolicyViolation, User};
 use poem::Request;
 use poem::http::{StatusCode, header};
 use poem::web::Data;
@@ -33,6 +33,8 @@ use super::types::{SecretInput, Timestamp};
 pub enum ApiTags {
     /// Sign-up, login, logout and the current user.
     Authentication,
+    /// The caller's own account: profile, security log, sessions, password, deactivation.
+    Account,
     /// Liveness and readiness.
     Operations,
 }
@@ -298,46 +300,11 @@ pub enum MeResponse {
     Ok(Json<UserDto>),
 }
 
-/// Maps an [`ApiError`] onto a response enum by status; every enum lists exactly the
-/// statuses its operation can return, so an unlisted one is a bug caught by the tests.
-macro_rules! by_status {
-    ($err:expr, $ty:ident { $($status:pat => $variant:ident $(($header:ident))?),+ $(,)? }) => {{
-        let err: ApiError = $err;
-        let envelope = err.json();
-        match err.status.as_u16() {
-            $($status => $ty::$variant(envelope $(, by_status!(@header err $header))?),)+
-            other => {
-                tracing::error!(status = other, "status not declared for this operation");
-                $ty::Internal(ApiError::internal().json())
-            }
-        }
-    }};
-    (@header $err:ident retry) => { $err.retry_after.unwrap_or(1) };
-    (@header $err:ident challenge) => { $err.www_authenticate.unwrap_or("Bearer").to_owned() };
-}
-
 fn sign_up_failure(err: SignUpError) -> SignUpFailure {
     let api = match err {
         SignUpError::RateLimited { retry_after_secs } => ApiError::rate_limited(retry_after_secs),
         SignUpError::InvalidEmail(_) => invalid_email(),
-        SignUpError::WeakPassword(violation) => {
-            let mut e = ApiError::new(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::ValidationPassword,
-                "Password does not meet requirements",
-            );
-            e.details = Some(ErrorDetails::Violations(PasswordViolations {
-                violations: violation
-                    .violations()
-                    .iter()
-                    .map(|v| PasswordViolationDto {
-                        rule: v.rule.code().to_owned(),
-                        message: v.message.clone(),
-                    })
-                    .collect(),
-            }));
-            e
-        }
+        SignUpError::WeakPassword(violation) => password_violations(&violation),
         SignUpError::EmailTaken => ApiError::new(
             StatusCode::CONFLICT,
             ErrorCode::ConflictEmail,
@@ -350,6 +317,26 @@ fn sign_up_failure(err: SignUpError) -> SignUpFailure {
         415 => UnsupportedMediaType, 429 => TooManyRequests(retry), 500 => Internal,
         503 => Unavailable(retry),
     })
+}
+
+/// 400 `VALIDATION_PASSWORD` listing every broken rule.
+pub fn password_violations(violation: &PasswordPolicyViolation) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::ValidationPassword,
+        "Password does not meet requirements",
+    );
+    e.details = Some(ErrorDetails::Violations(PasswordViolations {
+        violations: violation
+            .violations()
+            .iter()
+            .map(|v| PasswordViolationDto {
+                rule: v.rule.code().to_owned(),
+                message: v.message.clone(),
+            })
+            .collect(),
+    }));
+    e
 }
 
 fn invalid_email() -> ApiError {

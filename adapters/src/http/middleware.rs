@@ -149,14 +149,23 @@ fn framework_error(
             .collect();
         ApiError::validation(fields)
     } else if let Some(e) = err.downcast_ref::<ParsePathError>() {
+        let field = e
+            .name
+            .strip_prefix("param")
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| index.path_param_name(path, n))
+            .unwrap_or_else(|| e.name.to_owned());
         ApiError::validation(vec![FieldError {
-            field: e.name.to_owned(),
+            field,
+            // Every path parameter of this API is a UUID.
             message: "is not a valid UUID".into(),
         }])
     } else if let Some(e) = err.downcast_ref::<ParseParamError>() {
         ApiError::validation(vec![FieldError {
             field: e.name.to_owned(),
-            message: "is not valid".into(),
+            message: index
+                .query_param_rule(path, e.name)
+                .unwrap_or_else(|| "is not valid".into()),
         }])
     } else if err.is::<ContentTypeError>() {
         ApiError::new(

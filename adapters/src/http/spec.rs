@@ -4,16 +4,21 @@
 use poem_openapi::{LicenseObject, OpenApiService};
 use serde_json::{Map, Value, json};
 
+use super::account_api::AccountApi;
 use super::auth_api::AuthApi;
 use super::ops_api::OpsApi;
 
 /// The operations as poem-openapi sees them.
-pub(super) fn api_service() -> OpenApiService<(AuthApi, OpsApi), ()> {
-    OpenApiService::new((AuthApi, OpsApi), "Gatehouse", env!("CARGO_PKG_VERSION"))
-        .summary("Sign-up, login, logout and JWT access tokens")
-        .description(DESCRIPTION)
-        .license(LicenseObject::new("MIT OR Apache-2.0").identifier("MIT OR Apache-2.0"))
-        .server("/")
+pub(super) fn api_service() -> OpenApiService<(AuthApi, AccountApi, OpsApi), ()> {
+    OpenApiService::new(
+        (AuthApi, AccountApi, OpsApi),
+        "Gatehouse",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .summary("Sign-up, login, logout and JWT access tokens")
+    .description(DESCRIPTION)
+    .license(LicenseObject::new("MIT OR Apache-2.0").identifier("MIT OR Apache-2.0"))
+    .server("/")
 }
 
 const DESCRIPTION: &str = "Gatehouse is an authentication service: sign-up, login, logout \
@@ -91,10 +96,15 @@ fn post_process(doc: &mut Value) {
                 .and_then(|b| b.pointer_mut("/content/application~1json"))
                 .and_then(Value::as_object_mut)
             {
-                body.insert(
-                    "example".into(),
-                    json!({"email": "ada@example.com", "password": "Correct-Horse-42"}),
-                );
+                let example = match operation_id.as_str() {
+                    "changePassword" => json!({
+                        "current_password": "Correct-Horse-42",
+                        "new_password": "Battery-Staple-97"
+                    }),
+                    "deactivateAccount" => json!({ "password": "Correct-Horse-42" }),
+                    _ => json!({"email": "ada@example.com", "password": "Correct-Horse-42"}),
+                };
+                body.insert("example".into(), example);
             }
             if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
                 for (status, response) in responses.iter_mut() {
@@ -232,7 +242,21 @@ fn example_for(operation_id: &str, status: &str) -> Option<Value> {
     let example = match (operation_id, status) {
         ("signUp", "201") | ("logIn", "200") => auth_response,
         ("logOut", "200") => json!({ "message": "Logged out successfully" }),
-        ("getCurrentUser", "200") => json!({
+        ("listSessions", "200") => json!({ "data": [{
+            "session_id": "0194a3b2-7c1d-7e3f-8a9b-0c1d2e3f4a51",
+            "created_at": "2026-01-14T10:00:00Z", "expires_at": "2026-01-15T10:00:00Z",
+            "ip_address": "203.0.113.7", "user_agent": "Mozilla/5.0", "current": true
+        }]}),
+        ("listAuthEvents", "200") => json!({
+            "data": [{
+                "event_id": "0194a3b2-7c1d-7e3f-8a9b-0c1d2e3f4a52", "event_type": "login_failed",
+                "success": false, "failure_reason": "INVALID_CREDENTIALS",
+                "ip_address": "203.0.113.7", "user_agent": "Mozilla/5.0",
+                "created_at": "2026-01-14T10:00:00Z", "count": 1
+            }],
+            "next_cursor": "MTc2ODM4NDgwMDAwMDAwMC4wMTk0YTNiMjdjMWQ3ZTNmOGE5YjBjMWQyZTNmNGE1Mg"
+        }),
+        ("getCurrentUser" | "getProfile", "200") => json!({
             "user_id": USER_ID, "email": "ada@example.com",
             "created_at": "2026-01-14T10:00:00Z", "last_login": "2026-01-14T10:00:00Z",
             "is_active": true
@@ -254,6 +278,23 @@ fn example_for(operation_id: &str, status: &str) -> Option<Value> {
             error_example("CONFLICT_EMAIL", "Email already registered", Value::Null)
         }
         ("logIn", "401") => error_example("AUTH_FAILED", "Invalid credentials", Value::Null),
+        ("changePassword" | "deactivateAccount", "403") => {
+            error_example("AUTH_FAILED", "Invalid credentials", Value::Null)
+        }
+        (_, "403") => error_example("AUTH_FORBIDDEN", "Access denied", Value::Null),
+        (_, "404") => error_example("NOT_FOUND", "Resource not found", Value::Null),
+        ("changePassword", "400") => error_example(
+            "VALIDATION_PASSWORD",
+            "Password does not meet requirements",
+            json!({ "violations": [
+                { "rule": "common", "message": "Password is too common" }
+            ]}),
+        ),
+        (_, "400") => error_example(
+            "VALIDATION_ERROR",
+            "Invalid field `user_id`: is not a valid UUID",
+            json!({ "fields": [{ "field": "user_id", "message": "is not a valid UUID" }] }),
+        ),
         (_, "401") => error_example("AUTH_REVOKED", "Invalid or expired token", Value::Null),
         (_, "413") => error_example("PAYLOAD_TOO_LARGE", "Payload too large", Value::Null),
         (_, "415") => error_example(

@@ -14,12 +14,14 @@ pub struct SpecIndex {
 struct RouteInfo {
     segments: Vec<Segment>,
     methods: Vec<(String, Option<Value>)>,
+    /// Query parameters by name, with their schema (from any method of the path).
+    query: Vec<(String, Value)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum Segment {
     Literal(String),
-    Param,
+    Param(String),
 }
 
 fn segments(path: &str) -> Vec<&str> {
@@ -48,7 +50,7 @@ impl SpecIndex {
                 .into_iter()
                 .map(|s| {
                     if s.starts_with('{') {
-                        Segment::Param
+                        Segment::Param(s.trim_matches(['{', '}']).to_owned())
                     } else {
                         Segment::Literal(s.to_owned())
                     }
@@ -71,7 +73,23 @@ impl SpecIndex {
                     (m.to_ascii_uppercase(), schema)
                 })
                 .collect();
-            routes.push(RouteInfo { segments, methods });
+            let query = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, op)| op.get("parameters").and_then(Value::as_array))
+                .flatten()
+                .filter(|p| p.get("in").and_then(Value::as_str) == Some("query"))
+                .filter_map(|p| {
+                    let name = p.get("name")?.as_str()?.to_owned();
+                    Some((name, p.get("schema").cloned().unwrap_or(Value::Null)))
+                })
+                .collect();
+            routes.push(RouteInfo {
+                segments,
+                methods,
+                query,
+            });
         }
         Self { routes }
     }
@@ -82,7 +100,7 @@ impl SpecIndex {
             r.segments.len() == parts.len()
                 && r.segments.iter().zip(&parts).all(|(seg, part)| match seg {
                     Segment::Literal(l) => l == part,
-                    Segment::Param => true,
+                    Segment::Param(_) => true,
                 })
         })
     }
@@ -93,6 +111,36 @@ impl SpecIndex {
         let mut methods: Vec<&str> = route.methods.iter().map(|(m, _)| m.as_str()).collect();
         methods.sort_unstable();
         Some(methods.join(", "))
+    }
+
+    /// The name of the `index`-th path parameter of the route matching `path`
+    /// (poem-openapi reports path parameters by position, as `param0`, `param1` …).
+    pub fn path_param_name(&self, path: &str, index: usize) -> Option<String> {
+        self.route(path)?
+            .segments
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Param(name) => Some(name.clone()),
+                Segment::Literal(_) => None,
+            })
+            .nth(index)
+    }
+
+    /// What a query parameter must be, in words, from its schema.
+    pub fn query_param_rule(&self, path: &str, name: &str) -> Option<String> {
+        let (_, schema) = self.route(path)?.query.iter().find(|(n, _)| n == name)?;
+        let kind = schema
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("value");
+        let min = schema.get("minimum").and_then(Value::as_f64);
+        let max = schema.get("maximum").and_then(Value::as_f64);
+        Some(match (min, max) {
+            (Some(min), Some(max)) => format!("must be {} from {min} to {max}", article(kind)),
+            (Some(min), None) => format!("must be {} of at least {min}", article(kind)),
+            (None, Some(max)) => format!("must be {} of at most {max}", article(kind)),
+            (None, None) => format!("must be {}", article(kind)),
+        })
     }
 
     /// Every problem of `body` against the request schema of `method path`, as
@@ -250,7 +298,9 @@ mod tests {
             "paths": {
                 "/api/auth/login": { "post": { "requestBody": { "content": { "application/json": {
                     "schema": { "$ref": "#/components/schemas/Credentials" } } } } } },
-                "/api/{user_id}/sessions/{session_id}": { "delete": {}, "get": {} }
+                "/api/{user_id}/sessions/{session_id}": { "delete": {}, "get": { "parameters": [
+                    { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 100 } }
+                ] } }
             },
             "components": { "schemas": { "Credentials": {
                 "type": "object", "required": ["email", "password"],
@@ -270,6 +320,22 @@ mod tests {
             Some("DELETE, GET")
         );
         assert_eq!(index().allowed_methods("/api/nope"), None);
+    }
+
+    #[test]
+    fn path_parameters_are_named_by_position_and_query_rules_read_from_the_schema() {
+        let index = index();
+        let path = "/api/abc/sessions/def";
+        assert_eq!(index.path_param_name(path, 0).as_deref(), Some("user_id"));
+        assert_eq!(
+            index.path_param_name(path, 1).as_deref(),
+            Some("session_id")
+        );
+        assert_eq!(index.path_param_name(path, 2), None);
+        assert_eq!(
+            index.query_param_rule(path, "limit").as_deref(),
+            Some("must be an integer from 1 to 100")
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use application::ports::{
-    AuthEventLog, CreateUserError, NewLogin, SessionRepository, UserRepository,
+    AuthEventLog, CreateUserError, EventCursor, NewLogin, SessionRepository, UserRepository,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -10,10 +10,10 @@ use domain::{
     AuthEvent, AuthEventType, EmailAddress, EventId, FailureReason, PasswordHash, Session,
     SessionId, User, UserId,
 };
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, SqlErr,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, SqlErr, TransactionTrait,
 };
 
 use super::connection::{Database, db_error};
@@ -82,7 +82,6 @@ fn session_from_row(row: sessions::Model) -> Session {
     }
 }
 
-#[allow(dead_code)] // read back by the security-log listing and the tests
 fn event_from_row(row: auth_events::Model) -> anyhow::Result<AuthEvent> {
     let event_type = AuthEventType::parse(&row.event_type)
         .with_context(|| format!("unknown stored event type {:?}", row.event_type))?;
@@ -139,6 +138,24 @@ fn event_row(event: &AuthEvent) -> auth_events::ActiveModel {
         created_at: Set(event.created_at),
         count: Set(i32::try_from(event.count).unwrap_or(i32::MAX)),
     }
+}
+
+/// Revokes every session of `user_id` live at `at`, except `keep`; returns how many.
+async fn revoke_live_sessions<C: ConnectionTrait>(
+    conn: &C,
+    user_id: UserId,
+    keep: Option<SessionId>,
+    at: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let mut update = sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(at))
+        .filter(sessions::Column::UserId.eq(user_id.as_uuid()))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .filter(sessions::Column::ExpiresAt.gt(at));
+    if let Some(keep) = keep {
+        update = update.filter(sessions::Column::Id.ne(keep.as_uuid()));
+    }
+    Ok(update.exec(conn).await?.rows_affected)
 }
 
 /// Every stored auth event is also a `tracing` event under the target `security`, after
@@ -223,6 +240,62 @@ impl UserRepository for SeaOrmUserRepository {
         trace_event(event);
         Ok(())
     }
+
+    async fn change_password(
+        &self,
+        user_id: UserId,
+        expected: &PasswordHash,
+        new_hash: &PasswordHash,
+        keep: SessionId,
+        at: DateTime<Utc>,
+        event: &AuthEvent,
+    ) -> anyhow::Result<bool> {
+        let txn = self.db.connection().begin().await.map_err(db_error)?;
+        // Compare-and-swap on the hash the caller just verified: a concurrent change that
+        // committed first makes this one update nothing.
+        let swapped = users::Entity::update_many()
+            .col_expr(users::Column::PasswordHash, Expr::value(new_hash.as_str()))
+            .filter(users::Column::Id.eq(user_id.as_uuid()))
+            .filter(users::Column::PasswordHash.eq(expected.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(db_error)?
+            .rows_affected
+            == 1;
+        if !swapped {
+            txn.rollback().await.map_err(db_error)?;
+            return Ok(false);
+        }
+        revoke_live_sessions(&txn, user_id, Some(keep), at)
+            .await
+            .map_err(db_error)?;
+        insert_event(&txn, event).await.map_err(db_error)?;
+        txn.commit().await.map_err(db_error)?;
+        trace_event(event);
+        Ok(true)
+    }
+
+    async fn deactivate(
+        &self,
+        user_id: UserId,
+        at: DateTime<Utc>,
+        event: &AuthEvent,
+    ) -> anyhow::Result<()> {
+        let txn = self.db.connection().begin().await.map_err(db_error)?;
+        users::Entity::update_many()
+            .col_expr(users::Column::IsActive, Expr::value(false))
+            .filter(users::Column::Id.eq(user_id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(db_error)?;
+        revoke_live_sessions(&txn, user_id, None, at)
+            .await
+            .map_err(db_error)?;
+        insert_event(&txn, event).await.map_err(db_error)?;
+        txn.commit().await.map_err(db_error)?;
+        trace_event(event);
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -269,6 +342,7 @@ impl SessionRepository for SeaOrmSessionRepository {
             .filter(sessions::Column::Id.eq(id.as_uuid()))
             .filter(sessions::Column::UserId.eq(user_id.as_uuid()))
             .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(at))
             .exec(&txn)
             .await
             .map_err(db_error)?;
@@ -282,6 +356,43 @@ impl SessionRepository for SeaOrmSessionRepository {
         }
         Ok(revoked)
     }
+
+    async fn list_live(&self, user_id: UserId, now: DateTime<Utc>) -> anyhow::Result<Vec<Session>> {
+        Ok(sessions::Entity::find()
+            .filter(sessions::Column::UserId.eq(user_id.as_uuid()))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(now))
+            .order_by_desc(sessions::Column::CreatedAt)
+            .order_by_desc(sessions::Column::Id)
+            .all(self.db.connection())
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(session_from_row)
+            .collect())
+    }
+
+    async fn revoke_all(
+        &self,
+        user_id: UserId,
+        at: DateTime<Utc>,
+        event: &AuthEvent,
+    ) -> anyhow::Result<u32> {
+        let txn = self.db.connection().begin().await.map_err(db_error)?;
+        let revoked = revoke_live_sessions(&txn, user_id, None, at)
+            .await
+            .map_err(db_error)?;
+        let count = u32::try_from(revoked).unwrap_or(u32::MAX);
+        let event = event.clone().with_count(count);
+        if count > 0 {
+            insert_event(&txn, &event).await.map_err(db_error)?;
+        }
+        txn.commit().await.map_err(db_error)?;
+        if count > 0 {
+            trace_event(&event);
+        }
+        Ok(count)
+    }
 }
 
 #[async_trait]
@@ -292,6 +403,39 @@ impl AuthEventLog for SeaOrmAuthEventLog {
             .map_err(db_error)?;
         trace_event(event);
         Ok(())
+    }
+
+    async fn list_for_user(
+        &self,
+        user_id: UserId,
+        after: Option<EventCursor>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<AuthEvent>> {
+        let mut query =
+            auth_events::Entity::find().filter(auth_events::Column::UserId.eq(user_id.as_uuid()));
+        if let Some(cursor) = after {
+            // Keyset pagination on (created_at, id), both immutable: strictly older than
+            // the cursor, or as old with a smaller id.
+            query = query.filter(
+                Condition::any()
+                    .add(auth_events::Column::CreatedAt.lt(cursor.created_at))
+                    .add(
+                        Condition::all()
+                            .add(auth_events::Column::CreatedAt.eq(cursor.created_at))
+                            .add(auth_events::Column::Id.lt(cursor.id.as_uuid())),
+                    ),
+            );
+        }
+        query
+            .order_by_desc(auth_events::Column::CreatedAt)
+            .order_by_desc(auth_events::Column::Id)
+            .limit(u64::from(limit))
+            .all(self.db.connection())
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(event_from_row)
+            .collect()
     }
 }
 

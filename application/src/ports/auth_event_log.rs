@@ -2,7 +2,19 @@
 //! the repository in the change's transaction instead).
 
 use async_trait::async_trait;
-use domain::AuthEvent;
+use chrono::{DateTime, Utc};
+use domain::{AuthEvent, EventId, UserId};
+
+/// A position in a user's security log: the last event of the previous page. Events
+/// are ordered by `(created_at, id)`, newest first; both are immutable, so pages stay
+/// stable while new events arrive (they sort before page one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventCursor {
+    /// `created_at` of the last event already returned.
+    pub created_at: DateTime<Utc>,
+    /// `id` of the last event already returned.
+    pub id: EventId,
+}
 
 /// Appends auth events that do not accompany a state change (failed logins, throttled
 /// attempts, rejected tokens).
@@ -14,4 +26,16 @@ pub trait AuthEventLog: Send + Sync + 'static {
     /// # Errors
     /// Storage failures only.
     async fn record(&self, event: &AuthEvent) -> anyhow::Result<()>;
+
+    /// Up to `limit` events of `user_id`, newest first, strictly after `after` in that
+    /// order (from the newest when `None`).
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn list_for_user(
+        &self,
+        user_id: UserId,
+        after: Option<EventCursor>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<AuthEvent>>;
 }

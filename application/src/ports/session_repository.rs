@@ -35,9 +35,9 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// Storage failures only; an unknown id is `Ok(None)`.
     async fn find_by_id(&self, id: SessionId) -> anyhow::Result<Option<Session>>;
 
-    /// Revokes the session if it belongs to `user_id` and is not revoked yet, recording
-    /// `event` in the same transaction. Returns whether this call revoked it: a second,
-    /// concurrent revocation returns `false` and records nothing.
+    /// Revokes the session if it belongs to `user_id` and is live at `at` (not revoked,
+    /// not expired), recording `event` in the same transaction. Returns whether this call
+    /// revoked it: a second, concurrent revocation returns `false` and records nothing.
     ///
     /// # Errors
     /// Storage failures only.
@@ -48,4 +48,23 @@ pub trait SessionRepository: Send + Sync + 'static {
         at: DateTime<Utc>,
         event: &AuthEvent,
     ) -> anyhow::Result<bool>;
+
+    /// The user's live sessions at `now` (not revoked, not expired), newest first.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn list_live(&self, user_id: UserId, now: DateTime<Utc>) -> anyhow::Result<Vec<Session>>;
+
+    /// Revokes every session of `user_id` live at `at`, and records `event` with its
+    /// `count` set to the number revoked — in ONE transaction; records nothing when there
+    /// was none. Returns the number revoked.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn revoke_all(
+        &self,
+        user_id: UserId,
+        at: DateTime<Utc>,
+        event: &AuthEvent,
+    ) -> anyhow::Result<u32>;
 }

@@ -1,7 +1,8 @@
 //! Port: where users are stored.
 
 use async_trait::async_trait;
-use domain::{AuthEvent, EmailAddress, Session, User, UserId};
+use chrono::{DateTime, Utc};
+use domain::{AuthEvent, EmailAddress, PasswordHash, Session, SessionId, User, UserId};
 
 /// Why creating a user failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,4 +44,33 @@ pub trait UserRepository: Send + Sync + 'static {
         session: &Session,
         event: &AuthEvent,
     ) -> Result<(), CreateUserError>;
+
+    /// Replaces the password hash — only if the stored hash is still `expected` (the one
+    /// just verified) — revokes every live session of the user except `keep`, and records
+    /// `event`, all in ONE transaction. Returns `false`, writing nothing, when the stored
+    /// hash is no longer `expected` (a concurrent change won).
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn change_password(
+        &self,
+        user_id: UserId,
+        expected: &PasswordHash,
+        new_hash: &PasswordHash,
+        keep: SessionId,
+        at: DateTime<Utc>,
+        event: &AuthEvent,
+    ) -> anyhow::Result<bool>;
+
+    /// Marks the user inactive, revokes all their live sessions and records `event`, in
+    /// ONE transaction.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn deactivate(
+        &self,
+        user_id: UserId,
+        at: DateTime<Utc>,
+        event: &AuthEvent,
+    ) -> anyhow::Result<()>;
 }

@@ -1,0 +1,649 @@
+//! `/api/{user_id}/…`: the caller's own profile, security log, sessions, password and
+//! account.
+//!
+//! The order of checks is the contract's: the bearer token (401) is checked first — the
+//! `Authenticated` extractor is the first argument of every operation — then the request
+//! itself (400, including a path parameter that is not a UUID), then the scoping of
+//! `user_id` to the caller (403, before any lookup), then the lookup (404).
+
+use std::sync::Arc;
+
+use application::ports::EventCursor;
+use application::use_cases::account::list_auth_events::DEFAULT_PAGE;
+use application::{
+    AuthUseCases, ChangePasswordError, ChangePasswordRequest, DeactivateError, DeactivateRequest,
+    Forbidden, ListAuthEventsError, ListAuthEventsRequest, ListSessionsError,
+    RevokeAllSessionsError, RevokeSessionError, RevokeSessionRequest,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::DateTime;
+use domain::{AuthEvent, AuthEventType, EventId, FailureReason, SessionId, UserId};
+use poem::Request;
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use uuid::Uuid;
+
+use super::auth_api::{ApiTags, Authenticated, UserDto, password_violations};
+use super::client_ip::caller;
+use super::envelope::{ApiError, ErrorCode, ErrorEnvelope, FieldError};
+use super::types::{SecretInput, Timestamp};
+
+/// An open session.
+#[derive(Debug, Object)]
+#[oai(rename = "Session")]
+pub struct SessionDto {
+    /// The session's id (the token's `sid`).
+    pub session_id: Uuid,
+    /// When it was opened (signup or login).
+    pub created_at: Timestamp,
+    /// When it (and its token) expires.
+    pub expires_at: Timestamp,
+    /// The client IP it was opened from.
+    pub ip_address: Option<String>,
+    /// The user agent it was opened with (at most 500 characters).
+    pub user_agent: Option<String>,
+    /// `true` for the session of the token making this request.
+    pub current: bool,
+}
+
+/// The caller's open sessions.
+#[derive(Debug, Object)]
+pub struct SessionList {
+    /// Live sessions (neither revoked nor expired), newest first.
+    pub data: Vec<SessionDto>,
+}
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "AuthEventType", rename_all = "snake_case")]
+pub enum EventTypeDto {
+    /// A signup (or an attempt with a taken email).
+    Signup,
+    /// A successful login.
+    Login,
+    /// A failed login.
+    LoginFailed,
+    /// A login or password check refused by the per-account throttle.
+    LoginThrottled,
+    /// A request refused by the per-IP rate limit.
+    RateLimited,
+    /// A logout.
+    Logout,
+    /// One or more sessions revoked.
+    SessionRevoked,
+    /// A password change (or a failed attempt).
+    PasswordChanged,
+    /// An account deactivation (or a failed attempt).
+    AccountDeactivated,
+    /// A refused token.
+    TokenRejected,
+}
+
+/// Why an event failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "AuthEventFailureReason", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FailureReasonDto {
+    /// The email is registered already.
+    EmailExists,
+    /// Wrong password.
+    InvalidCredentials,
+    /// No account with this email.
+    UnknownEmail,
+    /// The account is deactivated.
+    AccountInactive,
+    /// A rate limit or throttle refused it.
+    RateLimitExceeded,
+    /// The new password broke the policy.
+    ValidationPassword,
+    /// No token.
+    AuthMissing,
+    /// A bad token.
+    AuthInvalid,
+    /// An expired token.
+    AuthExpired,
+    /// A token with missing or ill-typed claims.
+    AuthInvalidClaims,
+    /// A token of a revoked session or inactive user.
+    AuthRevoked,
+}
+
+/// An entry of the security log.
+#[derive(Debug, Object)]
+#[oai(rename = "AuthEvent")]
+pub struct AuthEventDto {
+    /// The event's id.
+    pub event_id: Uuid,
+    /// What happened.
+    pub event_type: EventTypeDto,
+    /// Whether it succeeded.
+    pub success: bool,
+    /// Why it failed; `null` on success.
+    pub failure_reason: Option<FailureReasonDto>,
+    /// The client IP.
+    pub ip_address: Option<String>,
+    /// The client's user agent (at most 500 characters).
+    pub user_agent: Option<String>,
+    /// When it happened.
+    pub created_at: Timestamp,
+    /// How many identical events this entry stands for (repeats from one source within
+    /// a minute are counted, not stored again); at least 1.
+    pub count: u32,
+}
+
+/// A page of the security log.
+#[derive(Debug, Object)]
+pub struct AuthEventList {
+    /// Events, newest first.
+    pub data: Vec<AuthEventDto>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `PUT /api/{user_id}/password` body.
+#[derive(Debug, Object)]
+pub struct ChangePasswordBody {
+    /// The current password.
+    pub current_password: SecretInput,
+    /// The new password; must meet the password policy.
+    pub new_password: SecretInput,
+}
+
+/// `DELETE /api/{user_id}` body.
+#[derive(Debug, Object)]
+pub struct DeactivateBody {
+    /// The account's password, as confirmation.
+    pub password: SecretInput,
+}
+
+fn event_type(t: AuthEventType) -> EventTypeDto {
+    match t {
+        AuthEventType::Signup => EventTypeDto::Signup,
+        AuthEventType::Login => EventTypeDto::Login,
+        AuthEventType::LoginFailed => EventTypeDto::LoginFailed,
+        AuthEventType::LoginThrottled => EventTypeDto::LoginThrottled,
+        AuthEventType::RateLimited => EventTypeDto::RateLimited,
+        AuthEventType::Logout => EventTypeDto::Logout,
+        AuthEventType::SessionRevoked => EventTypeDto::SessionRevoked,
+        AuthEventType::PasswordChanged => EventTypeDto::PasswordChanged,
+        AuthEventType::AccountDeactivated => EventTypeDto::AccountDeactivated,
+        AuthEventType::TokenRejected => EventTypeDto::TokenRejected,
+    }
+}
+
+fn failure_reason(r: FailureReason) -> FailureReasonDto {
+    match r {
+        FailureReason::EmailExists => FailureReasonDto::EmailExists,
+        FailureReason::InvalidCredentials => FailureReasonDto::InvalidCredentials,
+        FailureReason::UnknownEmail => FailureReasonDto::UnknownEmail,
+        FailureReason::AccountInactive => FailureReasonDto::AccountInactive,
+        FailureReason::RateLimitExceeded => FailureReasonDto::RateLimitExceeded,
+        FailureReason::ValidationPassword => FailureReasonDto::ValidationPassword,
+        FailureReason::AuthMissing => FailureReasonDto::AuthMissing,
+        FailureReason::AuthInvalid => FailureReasonDto::AuthInvalid,
+        FailureReason::AuthExpired => FailureReasonDto::AuthExpired,
+        FailureReason::AuthInvalidClaims => FailureReasonDto::AuthInvalidClaims,
+        FailureReason::AuthRevoked => FailureReasonDto::AuthRevoked,
+    }
+}
+
+fn event_dto(e: AuthEvent) -> AuthEventDto {
+    AuthEventDto {
+        event_id: e.id.as_uuid(),
+        event_type: event_type(e.event_type),
+        success: e.success,
+        failure_reason: e.failure_reason.map(failure_reason),
+        ip_address: e.ip_address,
+        user_agent: e.user_agent,
+        created_at: Timestamp(e.created_at),
+        count: e.count,
+    }
+}
+
+/// The opaque cursor: `created_at` in microseconds and the event id, URL-safe base64.
+pub fn encode_cursor(cursor: &EventCursor) -> String {
+    URL_SAFE_NO_PAD.encode(format!(
+        "{}.{}",
+        cursor.created_at.timestamp_micros(),
+        cursor.id.as_uuid().simple()
+    ))
+}
+
+/// Reads a cursor made by [`encode_cursor`]; `None` for anything else.
+pub fn decode_cursor(raw: &str) -> Option<EventCursor> {
+    let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?;
+    let (micros, id) = text.split_once('.')?;
+    Some(EventCursor {
+        created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        id: EventId::from_uuid(Uuid::try_parse(id).ok()?),
+    })
+}
+
+fn forbidden(_: Forbidden) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        ErrorCode::AuthForbidden,
+        "Access denied",
+    )
+}
+
+fn wrong_password() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        ErrorCode::AuthFailed,
+        "Invalid credentials",
+    )
+}
+
+/// A read or revoke-all on the caller's account failed.
+#[derive(ApiResponse)]
+pub enum AccountFailure {
+    /// `VALIDATION_ERROR`: a path or query parameter is malformed (`details.fields`
+    /// names it).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorEnvelope>),
+    /// `AUTH_MISSING`, `AUTH_INVALID`, `AUTH_EXPIRED`, `AUTH_INVALID_CLAIMS` or
+    /// `AUTH_REVOKED`.
+    #[oai(status = 401)]
+    Unauthorized(
+        Json<ErrorEnvelope>,
+        #[oai(header = "WWW-Authenticate")] String,
+    ),
+    /// `AUTH_FORBIDDEN`: `user_id` is not the caller's (checked before any lookup).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorEnvelope>),
+    /// `INTERNAL_ERROR`.
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+    /// `SERVICE_UNAVAILABLE`: the database is unreachable.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
+}
+
+/// Revoking one session failed.
+#[derive(ApiResponse)]
+pub enum RevokeSessionFailure {
+    /// `VALIDATION_ERROR`: a path parameter is not a UUID.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorEnvelope>),
+    /// `AUTH_MISSING`, `AUTH_INVALID`, `AUTH_EXPIRED`, `AUTH_INVALID_CLAIMS` or
+    /// `AUTH_REVOKED`.
+    #[oai(status = 401)]
+    Unauthorized(
+        Json<ErrorEnvelope>,
+        #[oai(header = "WWW-Authenticate")] String,
+    ),
+    /// `AUTH_FORBIDDEN`: `user_id` is not the caller's.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorEnvelope>),
+    /// `NOT_FOUND`: no live session with this id belongs to the caller (unknown,
+    /// another user's, already revoked or expired).
+    #[oai(status = 404)]
+    NotFound(Json<ErrorEnvelope>),
+    /// `INTERNAL_ERROR`.
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+    /// `SERVICE_UNAVAILABLE`: the database is unreachable.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
+}
+
+/// A password-confirmed change failed.
+#[derive(ApiResponse)]
+pub enum PasswordFailure {
+    /// `VALIDATION_ERROR` (malformed body or path) or, for a password change,
+    /// `VALIDATION_PASSWORD` listing every broken rule of the new password.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorEnvelope>),
+    /// `AUTH_MISSING`, `AUTH_INVALID`, `AUTH_EXPIRED`, `AUTH_INVALID_CLAIMS` or
+    /// `AUTH_REVOKED`.
+    #[oai(status = 401)]
+    Unauthorized(
+        Json<ErrorEnvelope>,
+        #[oai(header = "WWW-Authenticate")] String,
+    ),
+    /// `AUTH_FORBIDDEN` (`user_id` is not the caller's) or `AUTH_FAILED` (the password
+    /// is wrong — 403, not 401: the token is still valid; nothing changed).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorEnvelope>),
+    /// `PAYLOAD_TOO_LARGE`: the body is over 64 KiB.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorEnvelope>),
+    /// `UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorEnvelope>),
+    /// `RATE_LIMIT_EXCEEDED`: the account is throttled after too many failed password
+    /// checks.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
+    /// `INTERNAL_ERROR`.
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+    /// `SERVICE_UNAVAILABLE`: the database is unreachable or hashing is saturated.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
+}
+
+/// The profile.
+#[derive(ApiResponse)]
+pub enum ProfileResponse {
+    /// The caller's account.
+    #[oai(status = 200)]
+    Ok(Json<UserDto>),
+}
+
+/// The security log.
+#[derive(ApiResponse)]
+pub enum AuthEventsResponse {
+    /// One page, newest first.
+    #[oai(status = 200)]
+    Ok(Json<AuthEventList>),
+}
+
+/// The sessions.
+#[derive(ApiResponse)]
+pub enum SessionsResponse {
+    /// The caller's live sessions.
+    #[oai(status = 200)]
+    Ok(Json<SessionList>),
+}
+
+/// Done, nothing to return.
+#[derive(ApiResponse)]
+pub enum NoContent {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+}
+
+fn account_failure(api: ApiError) -> AccountFailure {
+    by_status!(api, AccountFailure {
+        400 => BadRequest, 401 => Unauthorized(challenge), 403 => Forbidden,
+        500 => Internal, 503 => Unavailable(retry),
+    })
+}
+
+fn password_failure(api: ApiError) -> PasswordFailure {
+    by_status!(api, PasswordFailure {
+        400 => BadRequest, 401 => Unauthorized(challenge), 403 => Forbidden,
+        413 => PayloadTooLarge, 415 => UnsupportedMediaType, 429 => TooManyRequests(retry),
+        500 => Internal, 503 => Unavailable(retry),
+    })
+}
+
+/// The `/api/{user_id}/…` operations.
+pub struct AccountApi;
+
+#[OpenApi(tag = "ApiTags::Account")]
+impl AccountApi {
+    /// Get profile
+    ///
+    /// The caller's own account. `user_id` must be the caller's (403 `AUTH_FORBIDDEN`
+    /// otherwise, also for ids that do not exist).
+    #[oai(
+        path = "/api/:user_id/profile",
+        method = "get",
+        operation_id = "getProfile"
+    )]
+    async fn get_profile(
+        &self,
+        auth: Authenticated,
+        /// The caller's user id.
+        user_id: Path<Uuid>,
+        service: Data<&Arc<dyn AuthUseCases>>,
+    ) -> Result<ProfileResponse, AccountFailure> {
+        match service.get_profile(&auth.0, UserId::from_uuid(user_id.0)) {
+            Ok(user) => Ok(ProfileResponse::Ok(Json(UserDto::from(&user)))),
+            Err(e) => Err(account_failure(forbidden(e))),
+        }
+    }
+
+    /// List security events
+    ///
+    /// The caller's own security log (signups, logins, failures, logouts, revocations,
+    /// password changes, refused tokens …), newest first, in pages of `limit` (1–100,
+    /// default 50). Pass the answer's `next_cursor` as `cursor` for the next page; pages
+    /// stay stable while new events arrive (no event is skipped or repeated). A `limit`
+    /// out of range or a cursor that does not decode is 400 `VALIDATION_ERROR`.
+    #[oai(
+        path = "/api/:user_id/auth-events",
+        method = "get",
+        operation_id = "listAuthEvents"
+    )]
+    async fn list_auth_events(
+        &self,
+        auth: Authenticated,
+        /// The caller's user id.
+        user_id: Path<Uuid>,
+        /// Page size, 1–100 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        service: Data<&Arc<dyn AuthUseCases>>,
+    ) -> Result<AuthEventsResponse, AccountFailure> {
+        let after = match cursor.0.as_deref() {
+            None => None,
+            Some(raw) => match decode_cursor(raw) {
+                Some(c) => Some(c),
+                None => {
+                    return Err(account_failure(ApiError::validation(vec![FieldError {
+                        field: "cursor".into(),
+                        message: "is not a cursor this API returned".into(),
+                    }])));
+                }
+            },
+        };
+        let request = ListAuthEventsRequest {
+            user_id: UserId::from_uuid(user_id.0),
+            after,
+            limit: limit.0.unwrap_or(DEFAULT_PAGE),
+        };
+        match service.list_auth_events(&auth.0, request).await {
+            Ok(page) => Ok(AuthEventsResponse::Ok(Json(AuthEventList {
+                next_cursor: page.next.as_ref().map(encode_cursor),
+                data: page.events.into_iter().map(event_dto).collect(),
+            }))),
+            Err(ListAuthEventsError::Forbidden(e)) => Err(account_failure(forbidden(e))),
+            Err(ListAuthEventsError::Unexpected(e)) => {
+                Err(account_failure(ApiError::unexpected(&e)))
+            }
+        }
+    }
+
+    /// List sessions
+    ///
+    /// The caller's live sessions (neither revoked nor expired), newest first; `current`
+    /// marks the one of the token making this request.
+    #[oai(
+        path = "/api/:user_id/sessions",
+        method = "get",
+        operation_id = "listSessions"
+    )]
+    async fn list_sessions(
+        &self,
+        auth: Authenticated,
+        /// The caller's user id.
+        user_id: Path<Uuid>,
+        service: Data<&Arc<dyn AuthUseCases>>,
+    ) -> Result<SessionsResponse, AccountFailure> {
+        let current = auth.0.session.id;
+        match service
+            .list_sessions(&auth.0, UserId::from_uuid(user_id.0))
+            .await
+        {
+            Ok(sessions) => Ok(SessionsResponse::Ok(Json(SessionList {
+                data: sessions
+                    .into_iter()
+                    .map(|s| SessionDto {
+                        session_id: s.id.as_uuid(),
+                        created_at: Timestamp(s.created_at),
+                        expires_at: Timestamp(s.expires_at),
+                        ip_address: s.ip_address,
+                        user_agent: s.user_agent,
+                        current: s.id == current,
+                    })
+                    .collect(),
+            }))),
+            Err(ListSessionsError::Forbidden(e)) => Err(account_failure(forbidden(e))),
+            Err(ListSessionsError::Unexpected(e)) => Err(account_failure(ApiError::unexpected(&e))),
+        }
+    }
+
+    /// Revoke a session
+    ///
+    /// Revokes one of the caller's live sessions: its token is refused from the next
+    /// request on. Revoking the session of the token making this request is allowed and
+    /// is a logout. 404 `NOT_FOUND` when no live session with this id is the caller's
+    /// (unknown, another user's, already revoked or expired).
+    #[oai(
+        path = "/api/:user_id/sessions/:session_id",
+        method = "delete",
+        operation_id = "revokeSession"
+    )]
+    async fn revoke_session(
+        &self,
+        auth: Authenticated,
+        /// The caller's user id.
+        user_id: Path<Uuid>,
+        /// The session to revoke.
+        session_id: Path<Uuid>,
+        service: Data<&Arc<dyn AuthUseCases>>,
+        req: &Request,
+    ) -> Result<NoContent, RevokeSessionFailure> {
+        let request = RevokeSessionRequest {
+            user_id: UserId::from_uuid(user_id.0),
+            session_id: SessionId::from_uuid(session_id.0),
+            caller: caller(req),
+        };
+        let api = match service.revoke_session(&auth.0, request).await {
+            Ok(()) => return Ok(NoContent::Done),
+            Err(RevokeSessionError::Forbidden(e)) => forbidden(e),
+            Err(RevokeSessionError::NotFound) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "Resource not found",
+            ),
+            Err(RevokeSessionError::Unexpected(e)) => ApiError::unexpected(&e),
+        };
+        Err(by_status!(api, RevokeSessionFailure {
+            400 => BadRequest, 401 => Unauthorized(challenge), 403 => Forbidden,
+            404 => NotFound, 500 => Internal, 503 => Unavailable(retry),
+        }))
+    }
+
+    /// Revoke all sessions
+    ///
+    /// "Log out everywhere": revokes every live session of the caller, the current one
+    /// included, and records one `session_revoked` event whose `count` is the number
+    /// revoked.
+    #[oai(
+        path = "/api/:user_id/sessions",
+        method = "delete",
+        operation_id = "revokeAllSessions"
+    )]
+    async fn revoke_all_sessions(
+        &self,
+        auth: Authenticated,
+        /// The caller's user id.
+        user_id: Path<Uuid>,
+        service: Data<&Arc<dyn AuthUseCases>>,
+        req: &Request,
+    ) -> Result<NoContent, AccountFailure> {
+        match service
+            .revoke_all_sessions(&auth.0, UserId::from_uuid(user_id.0), &caller(req))
+            .await
+        {
+            Ok(_) => Ok(NoContent::Done),
+            Err(RevokeAllSessionsError::Forbidden(e)) => Err(account_failure(forbidden(e))),
+            Err(RevokeAllSessionsError::Unexpected(e)) => {
+                Err(account_failure(ApiError::unexpected(&e)))
+            }
+        }
+    }
+
+    /// Change password
+    ///
+    /// Checks `current_password` (wrong: 403 `AUTH_FAILED`, nothing changes, and the
+    /// attempt counts toward the account's login throttle), checks `new_password` against
+    /// the policy (400 `VALIDATION_PASSWORD` listing every broken rule), then stores it
+    /// and revokes every other session of the user; the session making this request stays
+    /// open. Of two concurrent changes exactly one applies; the other gets 403
+    /// `AUTH_FAILED`.
+    #[oai(
+        path = "/api/:user_id/password",
+        method = "put",
+        operation_id = "changePassword"
+    )]
+    async fn change_password(
+        &self,
+        auth: Authenticated,
+        /// The caller's user id.
+        user_id: Path<Uuid>,
+        body: Json<ChangePasswordBody>,
+        service: Data<&Arc<dyn AuthUseCases>>,
+        req: &Request,
+    ) -> Result<NoContent, PasswordFailure> {
+        let Json(body) = body;
+        let request = ChangePasswordRequest {
+            user_id: UserId::from_uuid(user_id.0),
+            current_password: body.current_password.0,
+            new_password: body.new_password.0,
+            caller: caller(req),
+        };
+        let api = match service.change_password(&auth.0, request).await {
+            Ok(()) => return Ok(NoContent::Done),
+            Err(ChangePasswordError::Forbidden(e)) => forbidden(e),
+            Err(ChangePasswordError::InvalidCredentials) => wrong_password(),
+            Err(ChangePasswordError::WeakPassword(v)) => password_violations(&v),
+            Err(ChangePasswordError::Throttled { retry_after_secs }) => {
+                ApiError::rate_limited(retry_after_secs)
+            }
+            Err(ChangePasswordError::Unexpected(e)) => ApiError::unexpected(&e),
+        };
+        Err(password_failure(api))
+    }
+
+    /// Deactivate account
+    ///
+    /// Confirms with the password (wrong: 403 `AUTH_FAILED`, nothing changes, and the
+    /// attempt counts toward the account's login throttle), then sets `is_active` to
+    /// false and revokes every session. Later logins fail exactly like a wrong password
+    /// (401 `AUTH_FAILED`); the email stays registered, so signing up with it again is
+    /// 409 `CONFLICT_EMAIL`.
+    #[oai(
+        path = "/api/:user_id",
+        method = "delete",
+        operation_id = "deactivateAccount"
+    )]
+    async fn deactivate(
+        &self,
+        auth: Authenticated,
+        /// The caller's user id.
+        user_id: Path<Uuid>,
+        body: Json<DeactivateBody>,
+        service: Data<&Arc<dyn AuthUseCases>>,
+        req: &Request,
+    ) -> Result<NoContent, PasswordFailure> {
+        let Json(body) = body;
+        let request = DeactivateRequest {
+            user_id: UserId::from_uuid(user_id.0),
+            password: body.password.0,
+            caller: caller(req),
+        };
+        let api = match service.deactivate(&auth.0, request).await {
+            Ok(()) => return Ok(NoContent::Done),
+            Err(DeactivateError::Forbidden(e)) => forbidden(e),
+            Err(DeactivateError::InvalidCredentials) => wrong_password(),
+            Err(DeactivateError::Throttled { retry_after_secs }) => {
+                ApiError::rate_limited(retry_after_secs)
+            }
+            Err(DeactivateError::Unexpected(e)) => ApiError::unexpected(&e),
+        };
+        Err(password_failure(api))
+    }
+}
