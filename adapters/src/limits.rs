@@ -1,17 +1,21 @@
-//! Per-IP rate limits and the per-account login throttle.
+//! Per-IP rate limits and the per-account login throttle, in process.
 //!
-//! This version ships the ports with no-op adapters: every request is allowed. The real
-//! limiter (governor, per IP) and throttle (per email and IP bucket, per email) replace
-//! these behind the same ports; README says limits are not enforced yet.
+//! Both live in this process's memory: with several instances each keeps its own
+//! counters (a shared store replaces them behind the same ports with multi-instance
+//! support). Both stores are bounded and forget what has expired.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Mutex;
 
 use application::ports::{
     LimitedAction, LoginThrottle, RateDecision, RateLimiter, ThrottleDecision,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::EmailAddress;
+use domain::{
+    EmailAddress, LoginThrottlePolicy, ThrottleLimit, ThrottleVerdict, ThrottleWindow, ip_bucket,
+};
 
 /// Allows every request.
 #[derive(Debug, Default, Clone, Copy)]
@@ -40,5 +44,414 @@ impl LoginThrottle for NoopLoginThrottle {
 
     async fn succeeded(&self, _email: &EmailAddress, _ip: Option<IpAddr>) -> anyhow::Result<()> {
         Ok(())
+    }
+}
+
+/// How many counters each tier of the throttle keeps at most.
+pub const DEFAULT_THROTTLE_CAPACITY: usize = 100_000;
+
+type SourceKey = (String, Option<IpAddr>);
+
+#[derive(Default)]
+struct Counters {
+    per_source: HashMap<SourceKey, ThrottleWindow>,
+    per_account: HashMap<String, ThrottleWindow>,
+}
+
+/// The per-account login throttle in this process's memory.
+///
+/// One mutex guards both tiers, so checking and counting an attempt is atomic: of many
+/// parallel attempts on one account, no more than the limit pass. The critical section
+/// is a few hash-map operations — nothing next to the Argon2 verification that follows.
+///
+/// # Security
+/// Each tier holds at most `capacity` counters. Expired ones are dropped first; when every
+/// counter is live the oldest tenth is evicted — a flood of distinct emails costs the
+/// flooder its per-IP rate limit and can at worst shorten the oldest locks, never grow
+/// memory.
+pub struct InMemoryLoginThrottle {
+    policy: LoginThrottlePolicy,
+    capacity: usize,
+    counters: Mutex<Counters>,
+}
+
+impl InMemoryLoginThrottle {
+    /// A throttle with `policy`, keeping at most `capacity` counters per tier.
+    pub fn new(policy: LoginThrottlePolicy, capacity: usize) -> Self {
+        Self {
+            policy,
+            capacity: capacity.max(1),
+            counters: Mutex::new(Counters::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Counters> {
+        // A panic while holding the lock leaves plain counters behind: still usable.
+        self.counters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Drops every counter whose window is over at `now`.
+    pub fn prune(&self, now: DateTime<Utc>) {
+        let mut counters = self.lock();
+        let (source, account) = (self.policy.per_source, self.policy.per_account);
+        counters
+            .per_source
+            .retain(|_, w| !source.has_expired(w, now));
+        counters
+            .per_account
+            .retain(|_, w| !account.has_expired(w, now));
+        counters.per_source.shrink_to_fit();
+        counters.per_account.shrink_to_fit();
+    }
+
+    /// Counters held now: (per email and IP bucket, per email).
+    pub fn len(&self) -> (usize, usize) {
+        let counters = self.lock();
+        (counters.per_source.len(), counters.per_account.len())
+    }
+
+    /// Whether no counter is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == (0, 0)
+    }
+}
+
+fn count_into<K: Clone + Eq + std::hash::Hash>(
+    map: &mut HashMap<K, ThrottleWindow>,
+    key: K,
+    limit: ThrottleLimit,
+    capacity: usize,
+    now: DateTime<Utc>,
+) {
+    if !limit.is_enabled() {
+        return;
+    }
+    if !map.contains_key(&key) && map.len() >= capacity {
+        map.retain(|_, w| !limit.has_expired(w, now));
+        if map.len() >= capacity {
+            // Evict the oldest tenth at once, so a full store costs one O(n) pass per
+            // n/10 new counters rather than one per attempt.
+            let mut by_age: Vec<(DateTime<Utc>, K)> =
+                map.iter().map(|(k, w)| (w.started_at, k.clone())).collect();
+            let evict = (capacity / 10).max(1).min(by_age.len());
+            by_age.select_nth_unstable_by_key(evict - 1, |(started, _)| *started);
+            for (_, k) in by_age.into_iter().take(evict) {
+                map.remove(&k);
+            }
+        }
+    }
+    let window = map.get(&key).copied();
+    map.insert(key, limit.count(window, now));
+}
+
+fn longest(a: ThrottleVerdict, b: ThrottleVerdict) -> Option<u64> {
+    match (a, b) {
+        (ThrottleVerdict::Allowed, ThrottleVerdict::Allowed) => None,
+        (ThrottleVerdict::Blocked { retry_after_secs }, ThrottleVerdict::Allowed)
+        | (ThrottleVerdict::Allowed, ThrottleVerdict::Blocked { retry_after_secs }) => {
+            Some(retry_after_secs)
+        }
+        (
+            ThrottleVerdict::Blocked {
+                retry_after_secs: x,
+            },
+            ThrottleVerdict::Blocked {
+                retry_after_secs: y,
+            },
+        ) => Some(x.max(y)),
+    }
+}
+
+#[async_trait]
+impl LoginThrottle for InMemoryLoginThrottle {
+    async fn attempt(
+        &self,
+        email: &EmailAddress,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<ThrottleDecision> {
+        let source_key: SourceKey = (email.as_str().to_owned(), ip.map(ip_bucket));
+        let account_key = email.as_str().to_owned();
+        let mut counters = self.lock();
+        let source = self
+            .policy
+            .per_source
+            .decide(counters.per_source.get(&source_key), now);
+        let account = self
+            .policy
+            .per_account
+            .decide(counters.per_account.get(&account_key), now);
+        if let Some(retry_after_secs) = longest(source, account) {
+            // Refused attempts are not counted: the lock ends when its window does.
+            return Ok(ThrottleDecision::Throttled { retry_after_secs });
+        }
+        let capacity = self.capacity;
+        count_into(
+            &mut counters.per_source,
+            source_key,
+            self.policy.per_source,
+            capacity,
+            now,
+        );
+        count_into(
+            &mut counters.per_account,
+            account_key,
+            self.policy.per_account,
+            capacity,
+            now,
+        );
+        Ok(ThrottleDecision::Allowed)
+    }
+
+    async fn succeeded(&self, email: &EmailAddress, ip: Option<IpAddr>) -> anyhow::Result<()> {
+        let mut counters = self.lock();
+        counters
+            .per_source
+            .remove(&(email.as_str().to_owned(), ip.map(ip_bucket)));
+        counters.per_account.remove(email.as_str());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 14, 10, 0, 0)
+            .single()
+            .expect("date")
+    }
+
+    fn policy() -> LoginThrottlePolicy {
+        LoginThrottlePolicy {
+            per_source: ThrottleLimit {
+                max_failures: 10,
+                window_secs: 900,
+            },
+            per_account: ThrottleLimit {
+                max_failures: 100,
+                window_secs: 3600,
+            },
+        }
+    }
+
+    fn email(s: &str) -> EmailAddress {
+        EmailAddress::parse(s).expect("email")
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().expect("ip"))
+    }
+
+    #[tokio::test]
+    async fn ten_failures_from_one_ip_throttle_that_pair_but_not_another_ip() {
+        let throttle = InMemoryLoginThrottle::new(policy(), 1_000);
+        let ada = email("ada@example.com");
+        for _ in 0..10 {
+            assert_eq!(
+                throttle
+                    .attempt(&ada, ip("198.51.100.1"), t0())
+                    .await
+                    .expect("ok"),
+                ThrottleDecision::Allowed
+            );
+        }
+        assert_eq!(
+            throttle
+                .attempt(&ada, ip("198.51.100.1"), t0())
+                .await
+                .expect("ok"),
+            ThrottleDecision::Throttled {
+                retry_after_secs: 900
+            }
+        );
+        assert_eq!(
+            throttle
+                .attempt(&ada, ip("198.51.100.2"), t0())
+                .await
+                .expect("ok"),
+            ThrottleDecision::Allowed
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hundred_failures_from_many_ips_throttle_the_email_everywhere() {
+        let throttle = InMemoryLoginThrottle::new(policy(), 1_000);
+        let ada = email("ada@example.com");
+        for i in 0..100 {
+            let source = ip(&format!("198.51.{}.{}", i / 200, i % 200));
+            assert_eq!(
+                throttle.attempt(&ada, source, t0()).await.expect("ok"),
+                ThrottleDecision::Allowed,
+                "attempt {i}"
+            );
+        }
+        assert!(matches!(
+            throttle
+                .attempt(&ada, ip("203.0.113.99"), t0())
+                .await
+                .expect("ok"),
+            ThrottleDecision::Throttled { .. }
+        ));
+        // Other accounts are untouched.
+        assert_eq!(
+            throttle
+                .attempt(&email("bob@example.com"), ip("203.0.113.99"), t0())
+                .await
+                .expect("ok"),
+            ThrottleDecision::Allowed
+        );
+    }
+
+    #[tokio::test]
+    async fn the_throttle_expires_by_itself_and_refused_attempts_do_not_extend_it() {
+        let throttle = InMemoryLoginThrottle::new(policy(), 1_000);
+        let ada = email("ada@example.com");
+        for _ in 0..10 {
+            throttle
+                .attempt(&ada, ip("198.51.100.1"), t0())
+                .await
+                .expect("ok");
+        }
+        for minute in 1..15 {
+            let now = t0() + Duration::minutes(minute);
+            assert!(matches!(
+                throttle
+                    .attempt(&ada, ip("198.51.100.1"), now)
+                    .await
+                    .expect("ok"),
+                ThrottleDecision::Throttled { .. }
+            ));
+        }
+        let after = t0() + Duration::seconds(900);
+        assert_eq!(
+            throttle
+                .attempt(&ada, ip("198.51.100.1"), after)
+                .await
+                .expect("ok"),
+            ThrottleDecision::Allowed
+        );
+    }
+
+    #[tokio::test]
+    async fn a_success_clears_the_accounts_counters() {
+        let throttle = InMemoryLoginThrottle::new(policy(), 1_000);
+        let ada = email("ada@example.com");
+        for _ in 0..9 {
+            throttle
+                .attempt(&ada, ip("198.51.100.1"), t0())
+                .await
+                .expect("ok");
+        }
+        throttle
+            .succeeded(&ada, ip("198.51.100.1"))
+            .await
+            .expect("ok");
+        for _ in 0..10 {
+            assert_eq!(
+                throttle
+                    .attempt(&ada, ip("198.51.100.1"), t0())
+                    .await
+                    .expect("ok"),
+                ThrottleDecision::Allowed
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn ipv6_addresses_of_one_64_share_a_counter() {
+        let throttle = InMemoryLoginThrottle::new(policy(), 1_000);
+        let ada = email("ada@example.com");
+        for i in 0..10 {
+            throttle
+                .attempt(&ada, ip(&format!("2001:db8:1:2::{i:x}")), t0())
+                .await
+                .expect("ok");
+        }
+        assert!(matches!(
+            throttle
+                .attempt(&ada, ip("2001:db8:1:2:ffff::1"), t0())
+                .await
+                .expect("ok"),
+            ThrottleDecision::Throttled { .. }
+        ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fifty_parallel_attempts_let_at_most_ten_through() {
+        let throttle = Arc::new(InMemoryLoginThrottle::new(policy(), 1_000));
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let throttle = Arc::clone(&throttle);
+                tokio::spawn(async move {
+                    throttle
+                        .attempt(&email("ada@example.com"), ip("198.51.100.1"), t0())
+                        .await
+                })
+            })
+            .collect();
+        let mut allowed = 0;
+        for task in tasks {
+            if task.await.expect("join").expect("ok") == ThrottleDecision::Allowed {
+                allowed += 1;
+            }
+        }
+        assert_eq!(allowed, 10);
+    }
+
+    #[tokio::test]
+    async fn a_hundred_thousand_distinct_emails_stay_within_capacity_and_expire() {
+        let capacity = 10_000;
+        let throttle = InMemoryLoginThrottle::new(policy(), capacity);
+        for i in 0..100_000 {
+            let now = t0() + Duration::milliseconds(i);
+            throttle
+                .attempt(
+                    &email(&format!("u{i}@example.com")),
+                    ip("198.51.100.1"),
+                    now,
+                )
+                .await
+                .expect("ok");
+        }
+        let (source, account) = throttle.len();
+        assert!(
+            source <= capacity && account <= capacity,
+            "{source}, {account}"
+        );
+        throttle.prune(t0() + Duration::hours(2));
+        assert!(throttle.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_limit_of_zero_turns_a_tier_off() {
+        let off = LoginThrottlePolicy {
+            per_source: ThrottleLimit {
+                max_failures: 0,
+                window_secs: 900,
+            },
+            per_account: ThrottleLimit {
+                max_failures: 0,
+                window_secs: 3600,
+            },
+        };
+        let throttle = InMemoryLoginThrottle::new(off, 1_000);
+        for _ in 0..200 {
+            assert_eq!(
+                throttle
+                    .attempt(&email("ada@example.com"), ip("198.51.100.1"), t0())
+                    .await
+                    .expect("ok"),
+                ThrottleDecision::Allowed
+            );
+        }
+        assert!(throttle.is_empty());
     }
 }

@@ -18,8 +18,7 @@ use application::ports::{TokenCodec, TokenDecodeError};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use domain::{Claims, SessionId, UserId};
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -33,7 +32,6 @@ pub struct JwtTokenCodec {
     kid: String,
     encoding_key: EncodingKey,
     decoding_keys: HashMap<String, DecodingKey>,
-    validation: Validation,
 }
 
 /// The `kid` of a secret: the first 16 characters of its SHA-256 in URL-safe base64.
@@ -55,19 +53,10 @@ impl JwtTokenCodec {
                 DecodingKey::from_secret(secret.expose_secret().as_bytes()),
             );
         }
-        let mut validation = Validation::new(Algorithm::HS256);
-        // Presence, types and values of the claims are checked below and by the policy,
-        // in the contract's order; the library only checks the signature.
-        validation.required_spec_claims.clear();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.leeway = 0;
         Self {
             kid,
             encoding_key: EncodingKey::from_secret(current.expose_secret().as_bytes()),
             decoding_keys,
-            validation,
         }
     }
 
@@ -98,29 +87,49 @@ impl TokenCodec for JwtTokenCodec {
     }
 
     fn decode(&self, token: &str) -> Result<Claims, TokenDecodeError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenDecodeError::Invalid)?;
-        if header.alg != Algorithm::HS256 {
+        // Parsed by hand rather than with `jsonwebtoken::decode`: its header type rejects
+        // unknown shapes of `jwk`/`x5c`, which the contract says must simply be ignored,
+        // and the order of checks here is the contract's: header, signature, claims.
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenDecodeError::Invalid);
+        };
+        let header: Value = URL_SAFE_NO_PAD
+            .decode(header)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or(TokenDecodeError::Invalid)?;
+        if header.get("alg").and_then(Value::as_str) != Some("HS256") {
             return Err(TokenDecodeError::Invalid);
         }
-        let typ_ok = header.typ.as_deref().is_some_and(|t| {
+        let typ_ok = header.get("typ").and_then(Value::as_str).is_some_and(|t| {
             t.eq_ignore_ascii_case(TOKEN_TYPE) || t.eq_ignore_ascii_case("application/at+jwt")
         });
         if !typ_ok {
             return Err(TokenDecodeError::Invalid);
         }
         let key = header
-            .kid
-            .as_deref()
+            .get("kid")
+            .and_then(Value::as_str)
             .and_then(|kid| self.decoding_keys.get(kid))
             .ok_or(TokenDecodeError::Invalid)?;
-        let data = jsonwebtoken::decode::<Value>(token, key, &self.validation).map_err(|e| {
-            match e.kind() {
-                // The signature verified, but the payload is not a JSON claims object.
-                ErrorKind::Json(_) => TokenDecodeError::InvalidClaims { user_id: None },
-                _ => TokenDecodeError::Invalid,
-            }
-        })?;
-        let Value::Object(map) = data.claims else {
+        let message_len = token.len() - signature.len() - 1;
+        let message = token.get(..message_len).ok_or(TokenDecodeError::Invalid)?;
+        let verified =
+            jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, Algorithm::HS256)
+                .unwrap_or(false);
+        if !verified {
+            return Err(TokenDecodeError::Invalid);
+        }
+        // From here on the token is ours: problems are the claims', not the signature's.
+        let claims: Value = URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or(TokenDecodeError::InvalidClaims { user_id: None })?;
+        let Value::Object(map) = claims else {
             return Err(TokenDecodeError::InvalidClaims { user_id: None });
         };
         read_claims(&map)
@@ -262,6 +271,42 @@ mod tests {
                 "{header}"
             );
         }
+    }
+
+    #[test]
+    fn jku_jwk_x5u_and_x5c_headers_are_ignored_even_when_malformed() {
+        let key = secret("current");
+        let codec = JwtTokenCodec::new(&key, &[]);
+        let c = claims();
+        let header = json!({
+            "alg": "HS256", "typ": "at+jwt", "kid": key_id(&key),
+            "jku": "https://attacker.example/keys", "jwk": {"kty": "oct", "k": "AAAA", "junk": [1]},
+            "x5u": "https://attacker.example/cert", "x5c": ["not-a-cert"]
+        });
+        let token = forge(header, body(&c), key.expose_secret().as_bytes());
+        assert_eq!(codec.decode(&token), Ok(c));
+    }
+
+    #[test]
+    fn rs256_with_the_secret_as_key_is_refused() {
+        let key = secret("current");
+        let codec = JwtTokenCodec::new(&key, &[]);
+        let header = json!({"alg": "RS256", "typ": "at+jwt", "kid": key_id(&key)});
+        // Signed with HMAC over the secret, as an algorithm-confusion attack would.
+        let token = forge(header, body(&claims()), key.expose_secret().as_bytes());
+        assert_eq!(codec.decode(&token), Err(TokenDecodeError::Invalid));
+    }
+
+    #[test]
+    fn a_payload_that_is_not_a_json_object_is_invalid_claims_once_signed() {
+        let key = secret("current");
+        let codec = JwtTokenCodec::new(&key, &[]);
+        let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": key_id(&key)});
+        let token = forge(header, json!([1, 2, 3]), key.expose_secret().as_bytes());
+        assert_eq!(
+            codec.decode(&token),
+            Err(TokenDecodeError::InvalidClaims { user_id: None })
+        );
     }
 
     #[test]

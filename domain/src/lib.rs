@@ -11,6 +11,7 @@ pub mod email;
 pub mod ids;
 pub mod password;
 pub mod session;
+pub mod throttle;
 pub mod token;
 pub mod user;
 
@@ -22,5 +23,8 @@ pub use password::{
     PlaintextPassword, is_common_password,
 };
 pub use session::Session;
+pub use throttle::{
+    LoginThrottlePolicy, ThrottleLimit, ThrottleVerdict, ThrottleWindow, ip_bucket,
+};
 pub use token::{Claims, ClaimsRejection, TokenPolicy, TokenPolicyError};
 pub use user::User;

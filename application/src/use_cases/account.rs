@@ -92,3 +92,206 @@ pub(crate) async fn record_failure(
     );
     ports.events.record(&event).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::use_cases::test_support::{
+        Mocks, PRINCIPAL_EMAIL, assert_carries_unavailable, assert_event, caller, capture_events,
+        now, only, principal, someone_else, taken, unavailable,
+    };
+
+    fn throttle(mocks: &mut Mocks, decision: ThrottleDecision) {
+        mocks
+            .throttle
+            .expect_attempt()
+            .withf(|email, ip, at| {
+                email.as_str() == PRINCIPAL_EMAIL && *ip == caller().ip && *at == now()
+            })
+            .times(1)
+            .returning(move |_, _, _| Ok(decision));
+    }
+
+    #[test]
+    fn ensure_own_accepts_the_principals_own_user_id() {
+        let principal = principal();
+
+        assert_eq!(ensure_own(&principal, principal.user.id), Ok(()));
+    }
+
+    #[test]
+    fn ensure_own_refuses_another_users_id_with_forbidden() {
+        assert_eq!(ensure_own(&principal(), someone_else()), Err(Forbidden));
+    }
+
+    #[test]
+    fn ensure_own_compares_user_ids_so_the_uuid_of_the_principals_session_is_forbidden() {
+        let principal = principal();
+        let session_uuid = UserId::from_uuid(principal.session.id.as_uuid());
+
+        assert_eq!(ensure_own(&principal, session_uuid), Err(Forbidden));
+    }
+
+    #[test]
+    fn get_profile_returns_the_principals_user_as_authenticate_loaded_it() {
+        let principal = principal();
+
+        let profile = get_profile(&principal, principal.user.id);
+
+        assert_eq!(profile, Ok(principal.user));
+    }
+
+    #[test]
+    fn get_profile_of_another_user_is_forbidden() {
+        assert_eq!(get_profile(&principal(), someone_else()), Err(Forbidden));
+    }
+
+    #[tokio::test]
+    async fn throttle_password_check_counts_the_attempt_for_the_principals_email_and_the_callers_ip_and_records_nothing_when_allowed()
+     {
+        let mut mocks = Mocks::default();
+        throttle(&mut mocks, ThrottleDecision::Allowed);
+        mocks.throttle.expect_succeeded().never();
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = throttle_password_check(&ports, &principal(), &caller()).await;
+
+        assert_eq!(result.expect("the throttle answers"), None);
+    }
+
+    #[tokio::test]
+    async fn throttle_password_check_when_throttled_returns_the_wait_and_records_login_throttled_for_the_owner()
+     {
+        let principal = principal();
+        let mut mocks = Mocks::default();
+        throttle(
+            &mut mocks,
+            ThrottleDecision::Throttled {
+                retry_after_secs: 600,
+            },
+        );
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = throttle_password_check(&ports, &principal, &caller()).await;
+
+        assert_eq!(result.expect("the throttle answers"), Some(600));
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::LoginThrottled,
+            Some(principal.user.id),
+            Some(FailureReason::RateLimitExceeded),
+        );
+    }
+
+    #[tokio::test]
+    async fn throttle_password_check_when_the_throttle_store_fails_returns_the_error_carrying_unavailable()
+     {
+        let mut mocks = Mocks::default();
+        mocks
+            .throttle
+            .expect_attempt()
+            .times(1)
+            .returning(|_, _, _| Err(unavailable()));
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = throttle_password_check(&ports, &principal(), &caller()).await;
+
+        assert_carries_unavailable(&result.expect_err("the store failed"));
+    }
+
+    #[tokio::test]
+    async fn throttle_password_check_whose_throttled_event_cannot_be_recorded_returns_the_error_not_a_wait()
+     {
+        let mut mocks = Mocks::default();
+        throttle(
+            &mut mocks,
+            ThrottleDecision::Throttled {
+                retry_after_secs: 600,
+            },
+        );
+        mocks
+            .events
+            .expect_record()
+            .times(1)
+            .returning(|_| Err(unavailable()));
+        let ports = mocks.into_ports();
+
+        let result = throttle_password_check(&ports, &principal(), &caller()).await;
+
+        assert_carries_unavailable(&result.expect_err("the log failed"));
+    }
+
+    #[tokio::test]
+    async fn record_failure_records_one_failed_event_of_the_principal_for_the_caller_now() {
+        let principal = principal();
+        let mut mocks = Mocks::default();
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        record_failure(
+            &ports,
+            &principal,
+            &caller(),
+            AuthEventType::AccountDeactivated,
+            FailureReason::InvalidCredentials,
+        )
+        .await
+        .expect("the event is recorded");
+
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::AccountDeactivated,
+            Some(principal.user.id),
+            Some(FailureReason::InvalidCredentials),
+        );
+    }
+
+    #[tokio::test]
+    async fn record_failure_gives_every_event_its_own_id() {
+        let principal = principal();
+        let mut mocks = Mocks::default();
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        for _ in 0..2 {
+            record_failure(
+                &ports,
+                &principal,
+                &caller(),
+                AuthEventType::PasswordChanged,
+                FailureReason::ValidationPassword,
+            )
+            .await
+            .expect("the event is recorded");
+        }
+
+        let recorded = taken(&events);
+        assert_eq!(recorded.len(), 2, "{recorded:?}");
+        assert_ne!(recorded[0].id, recorded[1].id);
+    }
+
+    #[tokio::test]
+    async fn record_failure_when_the_log_is_unavailable_returns_the_error_carrying_unavailable() {
+        let mut mocks = Mocks::default();
+        mocks
+            .events
+            .expect_record()
+            .times(1)
+            .returning(|_| Err(unavailable()));
+        let ports = mocks.into_ports();
+
+        let result = record_failure(
+            &ports,
+            &principal(),
+            &caller(),
+            AuthEventType::PasswordChanged,
+            FailureReason::InvalidCredentials,
+        )
+        .await;
+
+        assert_carries_unavailable(&result.expect_err("the log failed"));
+    }
+}

@@ -3,10 +3,10 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use domain::{
-    AuthEvent, AuthEventType, EmailAddress, FailureReason, PasswordHash, PasswordPolicy,
-    TokenPolicy, User, UserId,
+    AuthEvent, AuthEventType, EmailAddress, FailureReason, PasswordHash, PasswordPolicy, Session,
+    SessionId, TokenPolicy, User, UserId,
 };
 use uuid::Uuid;
 
@@ -15,7 +15,7 @@ use crate::ports::{
     MockSessionRepository, MockTokenCodec, MockUserRepository,
 };
 use crate::service::{AuthConfig, Ports};
-use crate::{Caller, Unavailable};
+use crate::{Caller, Principal, Unavailable};
 
 /// The instant every test runs at.
 pub fn now() -> DateTime<Utc> {
@@ -62,6 +62,11 @@ impl Mocks {
     pub fn into_ports(self) -> Ports {
         let mut clock = MockClock::new();
         clock.expect_now().returning(now);
+        self.into_ports_with_clock(clock)
+    }
+
+    /// Freezes the expectations into ports with this clock.
+    pub fn into_ports_with_clock(self, clock: MockClock) -> Ports {
         Ports {
             users: Arc::new(self.users),
             sessions: Arc::new(self.sessions),
@@ -73,6 +78,60 @@ impl Mocks {
             clock: Arc::new(clock),
         }
     }
+}
+
+/// Ports that fail the test as soon as any of them is called — the clock included. For
+/// refusals that must come before any lookup, such as another user's id.
+pub fn untouchable_ports() -> Ports {
+    let mut mocks = Mocks::default();
+    mocks.users.expect_find_by_email().never();
+    mocks.users.expect_find_by_id().never();
+    mocks.users.expect_create_with_session().never();
+    mocks.users.expect_change_password().never();
+    mocks.users.expect_deactivate().never();
+    mocks.sessions.expect_start().never();
+    mocks.sessions.expect_find_by_id().never();
+    mocks.sessions.expect_revoke().never();
+    mocks.sessions.expect_list_live().never();
+    mocks.sessions.expect_revoke_all().never();
+    mocks.events.expect_record().never();
+    mocks.events.expect_list_for_user().never();
+    mocks.hasher.expect_hash().never();
+    mocks.hasher.expect_verify().never();
+    mocks.hasher.expect_verify_dummy().never();
+    mocks.tokens.expect_encode().never();
+    mocks.tokens.expect_decode().never();
+    mocks.rate_limiter.expect_check().never();
+    mocks.throttle.expect_attempt().never();
+    mocks.throttle.expect_succeeded().never();
+    let mut clock = MockClock::new();
+    clock.expect_now().never();
+    mocks.into_ports_with_clock(clock)
+}
+
+/// The email of the [`principal`].
+pub const PRINCIPAL_EMAIL: &str = "jane.doe@example.com";
+
+/// An authenticated caller as `authenticate` hands it over: an active [`user`] and a
+/// live session of theirs, opened ten minutes ago from another address than the
+/// [`caller`]'s (so that events can be seen to record the request's client).
+pub fn principal() -> Principal {
+    let user = user(PRINCIPAL_EMAIL);
+    let session = Session {
+        id: SessionId::from_uuid(Uuid::now_v7()),
+        user_id: user.id,
+        created_at: now() - TimeDelta::minutes(10),
+        expires_at: now() + TimeDelta::minutes(50),
+        revoked_at: None,
+        ip_address: Some("198.51.100.1".into()),
+        user_agent: Some("another-client/2.0".into()),
+    };
+    Principal { user, session }
+}
+
+/// An id that belongs to somebody other than the [`principal`].
+pub fn someone_else() -> UserId {
+    UserId::from_uuid(Uuid::now_v7())
 }
 
 /// The client address every test request comes from.

@@ -103,3 +103,242 @@ pub async fn revoke_all_sessions(
     );
     Ok(ports.sessions.revoke_all(user_id, now, &event).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::use_cases::test_support::{
+        Captured, Mocks, assert_carries_unavailable, assert_event, caller, captured, now, only,
+        principal, someone_else, taken, unavailable, untouchable_ports,
+    };
+
+    fn request(user_id: UserId, session_id: SessionId) -> RevokeSessionRequest {
+        RevokeSessionRequest {
+            user_id,
+            session_id,
+            caller: caller(),
+        }
+    }
+
+    fn another_session() -> SessionId {
+        SessionId::from_uuid(Uuid::now_v7())
+    }
+
+    /// `sessions.revoke` is called once, for `session_id` of `user_id` at now, and
+    /// answers `revoked`; the event it is handed is kept. Nothing goes to the log
+    /// directly: the event belongs to the revocation's transaction.
+    fn revokes(
+        mocks: &mut Mocks,
+        session_id: SessionId,
+        user_id: UserId,
+        revoked: bool,
+    ) -> Captured<AuthEvent> {
+        let events = captured();
+        let kept = Arc::clone(&events);
+        mocks
+            .sessions
+            .expect_revoke()
+            .withf(move |id, user, at, _| *id == session_id && *user == user_id && *at == now())
+            .times(1)
+            .returning(move |_, _, _, event| {
+                kept.lock()
+                    .expect("capture lock poisoned")
+                    .push(event.clone());
+                Ok(revoked)
+            });
+        mocks.events.expect_record().never();
+        events
+    }
+
+    /// `sessions.revoke_all` is called once, for `user_id` at now, and answers `count`;
+    /// the event it is handed is kept.
+    fn revokes_all(mocks: &mut Mocks, user_id: UserId, count: u32) -> Captured<AuthEvent> {
+        let events = captured();
+        let kept = Arc::clone(&events);
+        mocks
+            .sessions
+            .expect_revoke_all()
+            .withf(move |user, at, _| *user == user_id && *at == now())
+            .times(1)
+            .returning(move |_, _, event| {
+                kept.lock()
+                    .expect("capture lock poisoned")
+                    .push(event.clone());
+                Ok(count)
+            });
+        mocks.sessions.expect_revoke().never();
+        mocks.events.expect_record().never();
+        events
+    }
+
+    #[tokio::test]
+    async fn revoking_a_session_of_another_user_id_is_forbidden_before_any_port_is_called() {
+        let principal = principal();
+        let ports = untouchable_ports();
+
+        // Even naming the caller's own session: the path's user id decides.
+        let result = revoke_session(
+            &ports,
+            &principal,
+            request(someone_else(), principal.session.id),
+        )
+        .await;
+
+        assert!(
+            matches!(result, Err(RevokeSessionError::Forbidden(Forbidden))),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn revoking_the_current_session_is_a_logout_and_records_logout_with_the_revocation() {
+        let principal = principal();
+        let (session_id, user_id) = (principal.session.id, principal.user.id);
+        let mut mocks = Mocks::default();
+        let events = revokes(&mut mocks, session_id, user_id, true);
+        let ports = mocks.into_ports();
+
+        let result = revoke_session(&ports, &principal, request(user_id, session_id)).await;
+
+        assert!(result.is_ok(), "{result:?}");
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::Logout,
+            Some(user_id),
+            None,
+        );
+    }
+
+    #[tokio::test]
+    async fn revoking_another_session_of_the_caller_records_session_revoked_with_the_revocation() {
+        let principal = principal();
+        let user_id = principal.user.id;
+        let target = another_session();
+        let mut mocks = Mocks::default();
+        let events = revokes(&mut mocks, target, user_id, true);
+        let ports = mocks.into_ports();
+
+        let result = revoke_session(&ports, &principal, request(user_id, target)).await;
+
+        assert!(result.is_ok(), "{result:?}");
+        // `assert_event` checks the caller's IP and user agent, not the session's.
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::SessionRevoked,
+            Some(user_id),
+            None,
+        );
+    }
+
+    #[tokio::test]
+    async fn revoking_a_session_that_is_not_the_callers_live_one_returns_not_found() {
+        let principal = principal();
+        let user_id = principal.user.id;
+        let target = another_session();
+        let mut mocks = Mocks::default();
+        revokes(&mut mocks, target, user_id, false);
+        let ports = mocks.into_ports();
+
+        let result = revoke_session(&ports, &principal, request(user_id, target)).await;
+
+        assert!(
+            matches!(result, Err(RevokeSessionError::NotFound)),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn revoking_a_session_when_the_database_is_unavailable_returns_unexpected_carrying_unavailable()
+     {
+        let principal = principal();
+        let user_id = principal.user.id;
+        let mut mocks = Mocks::default();
+        mocks
+            .sessions
+            .expect_revoke()
+            .times(1)
+            .returning(|_, _, _, _| Err(unavailable()));
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = revoke_session(&ports, &principal, request(user_id, another_session())).await;
+
+        let Err(RevokeSessionError::Unexpected(err)) = result else {
+            panic!("expected Unexpected, got {result:?}");
+        };
+        assert_carries_unavailable(&err);
+    }
+
+    #[tokio::test]
+    async fn revoking_all_sessions_of_another_user_id_is_forbidden_before_any_port_is_called() {
+        let ports = untouchable_ports();
+
+        let result = revoke_all_sessions(&ports, &principal(), someone_else(), &caller()).await;
+
+        assert!(
+            matches!(result, Err(RevokeAllSessionsError::Forbidden(Forbidden))),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn revoking_all_sessions_hands_one_session_revoked_event_to_the_port_and_returns_its_count()
+     {
+        let principal = principal();
+        let user_id = principal.user.id;
+        let mut mocks = Mocks::default();
+        let events = revokes_all(&mut mocks, user_id, 3);
+        let ports = mocks.into_ports();
+
+        let revoked = revoke_all_sessions(&ports, &principal, user_id, &caller())
+            .await
+            .expect("the sessions are revoked");
+
+        assert_eq!(revoked, 3);
+        // The port sets the count in its transaction; the use case hands it over as one.
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::SessionRevoked,
+            Some(user_id),
+            None,
+        );
+    }
+
+    #[tokio::test]
+    async fn revoking_all_sessions_when_none_is_live_returns_zero() {
+        let principal = principal();
+        let user_id = principal.user.id;
+        let mut mocks = Mocks::default();
+        revokes_all(&mut mocks, user_id, 0);
+        let ports = mocks.into_ports();
+
+        let revoked = revoke_all_sessions(&ports, &principal, user_id, &caller())
+            .await
+            .expect("nothing to revoke is not an error");
+
+        assert_eq!(revoked, 0);
+    }
+
+    #[tokio::test]
+    async fn revoking_all_sessions_when_the_database_is_unavailable_returns_unexpected_carrying_unavailable()
+     {
+        let principal = principal();
+        let mut mocks = Mocks::default();
+        mocks
+            .sessions
+            .expect_revoke_all()
+            .times(1)
+            .returning(|_, _, _| Err(unavailable()));
+        mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = revoke_all_sessions(&ports, &principal, principal.user.id, &caller()).await;
+
+        let Err(RevokeAllSessionsError::Unexpected(err)) = result else {
+            panic!("expected Unexpected, got {result:?}");
+        };
+        assert_carries_unavailable(&err);
+    }
+}
