@@ -19,11 +19,12 @@ use secrecy::SecretString;
 use crate::config::{Environment, MIN_JWT_SECRET_BYTES, Settings};
 use crate::crypto::{Argon2PasswordHasher, HashPool};
 use crate::http::{self, HttpDeps, Readiness};
-use crate::limits::{NoopLoginThrottle, NoopRateLimiter};
+use crate::limits::{DEFAULT_THROTTLE_CAPACITY, GovernorRateLimiter, InMemoryLoginThrottle};
 use crate::persistence::{
     self, Database, SeaOrmAuthEventLog, SeaOrmSessionRepository, SeaOrmUserRepository,
 };
 use crate::token::JwtTokenCodec;
+use domain::{LoginThrottlePolicy, ThrottleLimit};
 
 /// The system clock, to the microsecond: PostgreSQL keeps microseconds, so SQLite gets
 /// the same precision and a timestamp reads back exactly as it was written (the security
@@ -132,23 +133,50 @@ pub async fn build_app(settings: &Settings, jwt_secret: &SecretString) -> anyhow
     let tokens = JwtTokenCodec::new(jwt_secret, &settings.jwt_previous_secrets);
     self_test_tokens(&tokens)?;
 
+    let limits = settings.limits;
+    let rate_limiter = Arc::new(GovernorRateLimiter::new(
+        limits.signup_per_minute,
+        limits.login_per_minute,
+    ));
+    let throttle = Arc::new(InMemoryLoginThrottle::new(
+        LoginThrottlePolicy {
+            per_source: ThrottleLimit {
+                max_failures: limits.throttle_failures,
+                window_secs: limits.throttle_window_secs,
+            },
+            per_account: ThrottleLimit {
+                max_failures: limits.account_failures,
+                window_secs: limits.account_window_secs,
+            },
+        },
+        DEFAULT_THROTTLE_CAPACITY,
+    ));
     let ports = Ports {
         users: Arc::new(SeaOrmUserRepository::new(database.clone())),
         sessions: Arc::new(SeaOrmSessionRepository::new(database.clone())),
         events: Arc::new(SeaOrmAuthEventLog::new(database.clone())),
         hasher: hasher.clone(),
         tokens: Arc::new(tokens),
-        rate_limiter: Arc::new(NoopRateLimiter),
-        throttle: Arc::new(NoopLoginThrottle),
+        rate_limiter: rate_limiter.clone(),
+        throttle: throttle.clone(),
         clock: Arc::new(SystemClock),
     };
     let config = AuthConfig {
         token_policy: settings.token_policy.clone(),
         password_policy: settings.password_policy,
     };
-    let service: Arc<dyn AuthUseCases> = Arc::new(AuthService::new(ports, config));
+    let service = Arc::new(AuthService::new(ports, config));
+    spawn_maintenance(
+        Arc::clone(&service),
+        rate_limiter,
+        throttle,
+        settings.auth_event_retention_days,
+    );
+    let service: Arc<dyn AuthUseCases> = service;
     let endpoint = http::app(HttpDeps {
         service,
+        trusted_proxies: http::TrustedProxies::parse(&settings.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?,
         readiness: Arc::new(database.clone()),
         cors_origins: settings.cors_origins.clone(),
     });
@@ -157,6 +185,43 @@ pub async fn build_app(settings: &Settings, jwt_secret: &SecretString) -> anyhow
         database,
         hasher,
     })
+}
+
+/// How often the in-process limit stores drop what has expired.
+const LIMITS_PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often old auth events and dead sessions are deleted.
+const RETENTION_PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Background upkeep: bounds the limit stores every minute, and applies the retention
+/// to the audit log and dead sessions every hour (first at start-up). Ends with the
+/// runtime.
+fn spawn_maintenance(
+    service: Arc<AuthService>,
+    rate_limiter: Arc<GovernorRateLimiter>,
+    throttle: Arc<InMemoryLoginThrottle>,
+    retention_days: u32,
+) {
+    tokio::spawn(async move {
+        let mut limits = tokio::time::interval(LIMITS_PRUNE_EVERY);
+        let mut retention = tokio::time::interval(RETENTION_PRUNE_EVERY);
+        loop {
+            tokio::select! {
+                _ = limits.tick() => {
+                    rate_limiter.prune();
+                    throttle.prune(Utc::now());
+                }
+                _ = retention.tick() => match service.prune(retention_days).await {
+                    Ok(report) => tracing::info!(
+                        events = report.events,
+                        sessions = report.sessions,
+                        retention_days,
+                        "retention: pruned old auth events and dead sessions"
+                    ),
+                    Err(err) => tracing::warn!(error = format!("{err:#}"), "retention pruning failed"),
+                },
+            }
+        }
+    });
 }
 
 /// jsonwebtoken panics at the first sign/verify when its crypto backend is

@@ -250,6 +250,9 @@ impl Settings {
             account_window_secs: parse(&var, "LOGIN_THROTTLE_ACCOUNT_WINDOW_SECONDS", 3600)?,
         };
 
+        let trusted_proxies = list(var("TRUSTED_PROXIES"));
+        crate::http::TrustedProxies::parse(&trusted_proxies)
+            .map_err(|message| ConfigError::new("TRUSTED_PROXIES", message))?;
         let cors_origins = list(var("CORS_ORIGINS"));
         if cors_origins.iter().any(|o| o.contains('*')) {
             return Err(ConfigError::new(
@@ -301,7 +304,7 @@ impl Settings {
             hash_concurrency,
             hash_queue_limit,
             limits,
-            trusted_proxies: list(var("TRUSTED_PROXIES")),
+            trusted_proxies,
             cors_origins,
             log_level,
             log_format,
@@ -499,6 +502,12 @@ mod tests {
                 .variable,
             "DATABASE_URL"
         );
+    }
+
+    #[test]
+    fn a_trusted_proxy_that_is_neither_cidr_nor_ip_is_refused() {
+        let err = settings(&[("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal")]).expect_err("bad");
+        assert_eq!(err.variable, "TRUSTED_PROXIES");
     }
 
     #[test]

@@ -42,7 +42,7 @@ use poem::middleware::CatchPanic;
 use poem::web::Html;
 use poem::{Endpoint, EndpointExt, Response, Route, get};
 
-pub use client_ip::client_ip;
+pub use client_ip::{TrustedProxies, client_ip, resolve_client_ip};
 pub use envelope::{ApiError, ErrorCode};
 pub use middleware::MAX_BODY_BYTES;
 pub use ops_api::Readiness;
@@ -56,6 +56,8 @@ pub struct HttpDeps {
     pub readiness: Arc<dyn Readiness>,
     /// Origins allowed by CORS (empty: no CORS headers at all).
     pub cors_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The whole HTTP application.
@@ -90,10 +92,18 @@ pub fn app(deps: HttpDeps) -> impl Endpoint<Output = Response> {
                     .body(yaml.clone())
             })),
         )
-        .data(deps.service)
+        .data(Arc::clone(&deps.service))
         .data(deps.readiness)
         .with(CatchPanic::new().with_handler(middleware::panic_response));
-    middleware::envelope_layer(routes, index, Arc::new(deps.cors_origins))
+    middleware::envelope_layer(
+        routes,
+        middleware::Layer {
+            index,
+            cors_origins: Arc::new(deps.cors_origins),
+            trusted_proxies: Arc::new(deps.trusted_proxies),
+            service: deps.service,
+        },
+    )
 }
 
 #[cfg(test)]

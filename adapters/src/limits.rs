@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use application::ports::{
-    LimitedAction, LoginThrottle, RateDecision, RateLimiter, ThrottleDecision,
+    LimitedAction, LoginThrottle, RateDecision, RateLimitStatus, RateLimiter, ThrottleDecision,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -23,7 +23,136 @@ pub struct NoopRateLimiter;
 
 impl RateLimiter for NoopRateLimiter {
     fn check(&self, _action: LimitedAction, _ip: Option<IpAddr>) -> RateDecision {
-        RateDecision::Allowed
+        RateDecision::Unlimited
+    }
+}
+
+type KeyedLimiter<C> = governor::RateLimiter<
+    IpAddr,
+    governor::state::keyed::DefaultKeyedStateStore<IpAddr>,
+    C,
+    governor::middleware::StateInformationMiddleware,
+>;
+
+struct ActionLimit<C: governor::clock::Clock> {
+    limiter: KeyedLimiter<C>,
+    burst: u32,
+    period: std::time::Duration,
+}
+
+/// Per-IP token buckets (governor's GCRA), one per limited action: a burst of `n`, then
+/// one more request every `60 / n` seconds. Keys are IP buckets (IPv6 per /64).
+///
+/// # Security
+/// Memory grows with distinct client IPs; [`GovernorRateLimiter::prune`] (run every
+/// minute by the service) drops every key whose bucket is full again, so it stays bounded
+/// by the IPs seen in the last minute or so.
+pub struct GovernorRateLimiter<C: governor::clock::Clock = governor::clock::DefaultClock> {
+    signup: Option<ActionLimit<C>>,
+    login: Option<ActionLimit<C>>,
+    clock: C,
+}
+
+impl GovernorRateLimiter {
+    /// Limits of `signup_per_minute` and `login_per_minute` (0 = off) on the real clock.
+    pub fn new(signup_per_minute: u32, login_per_minute: u32) -> Self {
+        Self::with_clock(
+            signup_per_minute,
+            login_per_minute,
+            governor::clock::DefaultClock::default(),
+        )
+    }
+}
+
+impl<C: governor::clock::Clock + Clone> GovernorRateLimiter<C> {
+    /// The same on any clock (tests use a fake one).
+    pub fn with_clock(signup_per_minute: u32, login_per_minute: u32, clock: C) -> Self {
+        let limit = |per_minute: u32| {
+            let burst = std::num::NonZeroU32::new(per_minute)?;
+            let quota = governor::Quota::per_minute(burst);
+            Some(ActionLimit {
+                limiter: governor::RateLimiter::<
+                    IpAddr,
+                    governor::state::keyed::DefaultKeyedStateStore<IpAddr>,
+                    C,
+                    governor::middleware::NoOpMiddleware<C::Instant>,
+                >::new(quota, Default::default(), clock.clone())
+                .with_middleware::<governor::middleware::StateInformationMiddleware>(),
+                burst: per_minute,
+                period: quota.replenish_interval(),
+            })
+        };
+        Self {
+            signup: limit(signup_per_minute),
+            login: limit(login_per_minute),
+            clock: clock.clone(),
+        }
+    }
+
+    /// Drops the keys whose buckets are full again, and gives their memory back.
+    pub fn prune(&self) {
+        for limit in [&self.signup, &self.login].into_iter().flatten() {
+            limit.limiter.retain_recent();
+            limit.limiter.shrink_to_fit();
+        }
+    }
+
+    /// Keys held now, over both actions.
+    pub fn len(&self) -> usize {
+        [&self.signup, &self.login]
+            .into_iter()
+            .flatten()
+            .map(|l| l.limiter.len())
+            .sum()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn whole_secs_up(d: std::time::Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+impl<C> RateLimiter for GovernorRateLimiter<C>
+where
+    C: governor::clock::Clock + Clone + Send + Sync + 'static,
+{
+    fn check(&self, action: LimitedAction, ip: Option<IpAddr>) -> RateDecision {
+        let limit = match action {
+            LimitedAction::SignUp => &self.signup,
+            LimitedAction::LogIn => &self.login,
+        };
+        let Some(limit) = limit else {
+            return RateDecision::Unlimited;
+        };
+        // Requests whose IP is unknown share one bucket: they cannot escape the limit.
+        let key = ip.map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), ip_bucket);
+        match limit.limiter.check_key(&key) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity().min(limit.burst);
+                RateDecision::Allowed(RateLimitStatus {
+                    limit: limit.burst,
+                    remaining,
+                    reset_secs: whole_secs_up(limit.period * (limit.burst - remaining)),
+                })
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                let retry_after_secs = whole_secs_up(wait).max(1);
+                RateDecision::Limited {
+                    retry_after_secs,
+                    status: RateLimitStatus {
+                        limit: limit.burst,
+                        remaining: 0,
+                        reset_secs: retry_after_secs
+                            + whole_secs_up(limit.period * (limit.burst - 1)),
+                    },
+                }
+            }
+        }
     }
 }
 
@@ -248,6 +377,108 @@ mod tests {
 
     fn ip(s: &str) -> Option<IpAddr> {
         Some(s.parse().expect("ip"))
+    }
+
+    fn limiter(
+        per_minute: u32,
+    ) -> (
+        GovernorRateLimiter<governor::clock::FakeRelativeClock>,
+        governor::clock::FakeRelativeClock,
+    ) {
+        let clock = governor::clock::FakeRelativeClock::default();
+        (
+            GovernorRateLimiter::with_clock(per_minute, per_minute, clock.clone()),
+            clock,
+        )
+    }
+
+    #[test]
+    fn a_burst_of_five_then_one_more_every_twelve_seconds() {
+        let (limiter, clock) = limiter(5);
+        let me = ip("198.51.100.1");
+        for remaining in (0..5).rev() {
+            match limiter.check(LimitedAction::LogIn, me) {
+                RateDecision::Allowed(status) => {
+                    assert_eq!((status.limit, status.remaining), (5, remaining));
+                }
+                other => panic!("expected allowed, got {other:?}"),
+            }
+        }
+        assert_eq!(
+            limiter.check(LimitedAction::LogIn, me),
+            RateDecision::Limited {
+                retry_after_secs: 12,
+                status: RateLimitStatus {
+                    limit: 5,
+                    remaining: 0,
+                    reset_secs: 60
+                }
+            }
+        );
+        clock.advance(std::time::Duration::from_secs(12));
+        assert!(matches!(
+            limiter.check(LimitedAction::LogIn, me),
+            RateDecision::Allowed(_)
+        ));
+        assert!(matches!(
+            limiter.check(LimitedAction::LogIn, me),
+            RateDecision::Limited { .. }
+        ));
+        // Signups have their own budget, other IPs theirs.
+        assert!(matches!(
+            limiter.check(LimitedAction::SignUp, me),
+            RateDecision::Allowed(_)
+        ));
+        assert!(matches!(
+            limiter.check(LimitedAction::LogIn, ip("198.51.100.2")),
+            RateDecision::Allowed(_)
+        ));
+    }
+
+    #[test]
+    fn a_limit_of_zero_is_unlimited() {
+        let (limiter, _) = limiter(0);
+        for _ in 0..100 {
+            assert_eq!(
+                limiter.check(LimitedAction::SignUp, ip("198.51.100.1")),
+                RateDecision::Unlimited
+            );
+        }
+        assert!(limiter.is_empty());
+    }
+
+    #[test]
+    fn ipv6_clients_share_their_64_and_unknown_clients_share_one_bucket() {
+        let (limiter, _) = limiter(1);
+        assert!(matches!(
+            limiter.check(LimitedAction::LogIn, ip("2001:db8:1:2::1")),
+            RateDecision::Allowed(_)
+        ));
+        assert!(matches!(
+            limiter.check(LimitedAction::LogIn, ip("2001:db8:1:2::ffff")),
+            RateDecision::Limited { .. }
+        ));
+        assert!(matches!(
+            limiter.check(LimitedAction::LogIn, None),
+            RateDecision::Allowed(_)
+        ));
+        assert!(matches!(
+            limiter.check(LimitedAction::LogIn, None),
+            RateDecision::Limited { .. }
+        ));
+    }
+
+    #[test]
+    fn a_hundred_thousand_distinct_ips_are_forgotten_once_their_buckets_refill() {
+        let (limiter, clock) = limiter(5);
+        for i in 0..100_000u32 {
+            let v4 = std::net::Ipv4Addr::from(0x0a00_0000 + i);
+            limiter.check(LimitedAction::LogIn, Some(IpAddr::V4(v4)));
+        }
+        assert_eq!(limiter.len(), 100_000);
+        clock.advance(std::time::Duration::from_secs(61));
+        limiter.prune();
+        assert_eq!(limiter.len(), 0);
     }
 
     #[tokio::test]

@@ -25,6 +25,7 @@ pub use use_cases::account::list_sessions::ListSessionsError;
 pub use use_cases::account::revoke_sessions::{
     RevokeAllSessionsError, RevokeSessionError, RevokeSessionRequest,
 };
+pub use use_cases::admit::AdmitError;
 pub use use_cases::authenticate::{AuthenticateError, AuthenticateRequest, Principal};
 pub use use_cases::log_in::{LogInError, LogInRequest};
 pub use use_cases::log_out::LogOutError;

@@ -15,7 +15,9 @@ mod user_repository;
 
 pub use auth_event_log::{AuthEventLog, EventCursor};
 pub use clock::Clock;
-pub use limits::{LimitedAction, LoginThrottle, RateDecision, RateLimiter, ThrottleDecision};
+pub use limits::{
+    LimitedAction, LoginThrottle, RateDecision, RateLimitStatus, RateLimiter, ThrottleDecision,
+};
 pub use password_hasher::{PasswordCheck, PasswordHasher};
 pub use session_repository::{NewLogin, SessionRepository};
 pub use token_codec::{TokenCodec, TokenDecodeError};

@@ -11,12 +11,13 @@ use crate::ports::{
     AuthEventLog, Clock, LoginThrottle, PasswordHasher, RateLimiter, SessionRepository, TokenCodec,
     UserRepository,
 };
+use crate::ports::{LimitedAction, RateLimitStatus};
 use crate::use_cases::account::{
     self, change_password, deactivate, list_auth_events, list_sessions, revoke_sessions,
 };
-use crate::use_cases::{IssuedSession, authenticate, log_in, log_out, sign_up};
+use crate::use_cases::{IssuedSession, admit, authenticate, log_in, log_out, sign_up};
 use crate::{
-    AuthEventPage, AuthenticateError, AuthenticateRequest, Caller, ChangePasswordError,
+    AdmitError, AuthEventPage, AuthenticateError, AuthenticateRequest, Caller, ChangePasswordError,
     ChangePasswordRequest, DeactivateError, DeactivateRequest, Forbidden, ListAuthEventsError,
     ListAuthEventsRequest, ListSessionsError, LogInError, LogInRequest, LogOutError, Principal,
     RevokeAllSessionsError, RevokeSessionError, RevokeSessionRequest, SignUpError, SignUpRequest,
@@ -57,6 +58,12 @@ pub struct AuthConfig {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait AuthUseCases: Send + Sync + 'static {
+    /// Counts a signup or login request against its per-IP limit. See [`admit::admit`].
+    async fn admit(
+        &self,
+        action: LimitedAction,
+        caller: &Caller,
+    ) -> Result<Option<RateLimitStatus>, AdmitError>;
     /// Registers a user and logs them in. See [`sign_up::sign_up`].
     async fn sign_up(&self, request: SignUpRequest) -> Result<IssuedSession, SignUpError>;
     /// Logs a user in. See [`log_in::log_in`].
@@ -120,10 +127,29 @@ impl AuthService {
     pub fn new(ports: Ports, config: AuthConfig) -> Self {
         Self { ports, config }
     }
+
+    /// One retention pass. See [`crate::use_cases::maintenance::prune`].
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn prune(
+        &self,
+        retention_days: u32,
+    ) -> anyhow::Result<crate::use_cases::maintenance::PruneReport> {
+        crate::use_cases::maintenance::prune(&self.ports, retention_days).await
+    }
 }
 
 #[async_trait]
 impl AuthUseCases for AuthService {
+    async fn admit(
+        &self,
+        action: LimitedAction,
+        caller: &Caller,
+    ) -> Result<Option<RateLimitStatus>, AdmitError> {
+        admit::admit(&self.ports, action, caller).await
+    }
+
     async fn sign_up(&self, request: SignUpRequest) -> Result<IssuedSession, SignUpError> {
         sign_up::sign_up(&self.ports, &self.config, request).await
     }

@@ -1,9 +1,11 @@
 //! The use cases, one module each, with one request, output and error type per use case.
 
 pub mod account;
+pub mod admit;
 pub mod authenticate;
 pub mod log_in;
 pub mod log_out;
+pub mod maintenance;
 pub mod sign_up;
 
 #[cfg(test)]

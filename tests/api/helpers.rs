@@ -28,6 +28,10 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let mut env: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), database_url),
         ("JWT_SECRET".into(), TEST_SECRET.into()),
+        // Every test runs from 127.0.0.1: per-IP limits are off unless a test turns
+        // them on (the limit tests do).
+        ("RATE_LIMIT_SIGNUP_PER_MINUTE".into(), "0".into()),
+        ("RATE_LIMIT_LOGIN_PER_MINUTE".into(), "0".into()),
         (
             "JWT_SECRET_FILE".into(),
             dir.path().join("jwt-secret").display().to_string(),

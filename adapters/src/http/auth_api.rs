@@ -302,7 +302,6 @@ pub enum MeResponse {
 
 fn sign_up_failure(err: SignUpError) -> SignUpFailure {
     let api = match err {
-        SignUpError::RateLimited { retry_after_secs } => ApiError::rate_limited(retry_after_secs),
         SignUpError::InvalidEmail(_) => invalid_email(),
         SignUpError::WeakPassword(violation) => password_violations(&violation),
         SignUpError::EmailTaken => ApiError::new(

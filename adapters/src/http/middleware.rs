@@ -15,6 +15,10 @@ use poem_openapi::error::{
     AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
 
+use application::ports::LimitedAction;
+use application::{AdmitError, AuthUseCases};
+
+use super::client_ip::{ClientIp, TrustedProxies, caller, resolve_client_ip};
 use super::envelope::{ApiError, ErrorCode, FieldError};
 use super::request_id;
 use super::spec_index::SpecIndex;
@@ -22,16 +26,37 @@ use super::spec_index::SpecIndex;
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Wraps `ep` in the request-id, CORS, body-cap and error-envelope layer.
+/// What the outermost layer needs.
+#[derive(Clone)]
+pub struct Layer {
+    /// Routes and schemas from the spec.
+    pub index: Arc<SpecIndex>,
+    /// Origins allowed by CORS.
+    pub cors_origins: Arc<Vec<String>>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<TrustedProxies>,
+    /// The use cases (for the per-IP limit).
+    pub service: Arc<dyn AuthUseCases>,
+}
+
+/// Wraps `ep` in the request-id, client-IP, CORS, per-IP-limit, body-cap and
+/// error-envelope layer.
 pub fn envelope_layer<E: Endpoint + 'static>(
     ep: E,
-    index: Arc<SpecIndex>,
-    cors_origins: Arc<Vec<String>>,
+    layer: Layer,
 ) -> impl Endpoint<Output = Response> {
-    ep.around(move |ep, req| {
-        let index = Arc::clone(&index);
-        let cors_origins = Arc::clone(&cors_origins);
+    ep.around(move |ep, mut req| {
+        let layer = layer.clone();
         async move {
+            let Layer {
+                index,
+                cors_origins,
+                trusted_proxies,
+                service,
+            } = layer;
+            let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+            let ip = resolve_client_ip(peer, req.headers(), &trusted_proxies);
+            req.extensions_mut().insert(ClientIp(ip));
             let incoming = req
                 .headers()
                 .get(request_id::HEADER)
@@ -49,7 +74,7 @@ pub fn envelope_layer<E: Endpoint + 'static>(
                     .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
             let mut resp = match (&origin, is_preflight) {
                 (Some(origin), true) => preflight(origin, req.uri().path(), &index),
-                _ => request_id::scope(id.clone(), handle(ep, req, index)).await,
+                _ => request_id::scope(id.clone(), limited(ep, req, index, service)).await,
             };
             if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
                 let headers = resp.headers_mut();
@@ -89,6 +114,43 @@ fn preflight(_origin: &str, path: &str, index: &SpecIndex) -> Response {
         HeaderValue::from_static("Authorization, Content-Type"),
     );
     headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(600));
+    resp
+}
+
+/// Signup and login count against their per-IP limit before anything else of the
+/// request is looked at — so malformed and failed requests count too — and carry the
+/// limit's state in `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`.
+async fn limited<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+    index: Arc<SpecIndex>,
+    service: Arc<dyn AuthUseCases>,
+) -> Response {
+    let action = match (req.method(), req.uri().path()) {
+        (&Method::POST, "/api/auth/signup") => Some(LimitedAction::SignUp),
+        (&Method::POST, "/api/auth/login") => Some(LimitedAction::LogIn),
+        _ => None,
+    };
+    let Some(action) = action else {
+        return handle(ep, req, index).await;
+    };
+    let (mut resp, status) = match service.admit(action, &caller(&req)).await {
+        Ok(status) => (handle(ep, req, index).await, status),
+        Err(AdmitError::Limited {
+            retry_after_secs,
+            status,
+        }) => (
+            ApiError::rate_limited(retry_after_secs).into_response(),
+            Some(status),
+        ),
+        Err(AdmitError::Unexpected(err)) => (ApiError::unexpected(&err).into_response(), None),
+    };
+    if let Some(status) = status {
+        let headers = resp.headers_mut();
+        headers.insert("ratelimit-limit", HeaderValue::from(status.limit));
+        headers.insert("ratelimit-remaining", HeaderValue::from(status.remaining));
+        headers.insert("ratelimit-reset", HeaderValue::from(status.reset_secs));
+    }
     resp
 }
 

@@ -10,7 +10,7 @@ use domain::{
     AuthEvent, AuthEventType, EmailAddress, EventId, FailureReason, PasswordHash, Session,
     SessionId, User, UserId,
 };
-use sea_orm::sea_query::{Condition, Expr};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, SqlErr, TransactionTrait,
@@ -156,6 +156,46 @@ async fn revoke_live_sessions<C: ConnectionTrait>(
         update = update.filter(sessions::Column::Id.ne(keep.as_uuid()));
     }
     Ok(update.exec(conn).await?.rows_affected)
+}
+
+/// How long repeated throttled attempts and rejected tokens from one source merge into
+/// one row.
+const MERGE_WINDOW_SECS: i64 = 60;
+
+/// The event types recorded once per window with a count: the ones an attacker can
+/// produce at will.
+fn is_merged(event_type: AuthEventType) -> bool {
+    matches!(
+        event_type,
+        AuthEventType::LoginThrottled | AuthEventType::RateLimited | AuthEventType::TokenRejected
+    )
+}
+
+/// Adds `event.count` to a row of the same type, reason, IP and user from the last
+/// minute; returns whether there was one.
+async fn merge_event<C: ConnectionTrait>(conn: &C, event: &AuthEvent) -> Result<bool, DbErr> {
+    let since = event.created_at - chrono::Duration::seconds(MERGE_WINDOW_SECS);
+    let mut update = auth_events::Entity::update_many()
+        .col_expr(
+            auth_events::Column::Count,
+            Expr::col(auth_events::Column::Count).add(i32::try_from(event.count).unwrap_or(1)),
+        )
+        .filter(auth_events::Column::EventType.eq(event.event_type.as_str()))
+        .filter(auth_events::Column::CreatedAt.gt(since))
+        .filter(auth_events::Column::CreatedAt.lte(event.created_at));
+    update = match event.failure_reason {
+        Some(reason) => update.filter(auth_events::Column::FailureReason.eq(reason.as_str())),
+        None => update.filter(auth_events::Column::FailureReason.is_null()),
+    };
+    update = match &event.ip_address {
+        Some(ip) => update.filter(auth_events::Column::IpAddress.eq(ip.as_str())),
+        None => update.filter(auth_events::Column::IpAddress.is_null()),
+    };
+    update = match event.user_id {
+        Some(user) => update.filter(auth_events::Column::UserId.eq(user.as_uuid())),
+        None => update.filter(auth_events::Column::UserId.is_null()),
+    };
+    Ok(update.exec(conn).await?.rows_affected > 0)
 }
 
 /// Every stored auth event is also a `tracing` event under the target `security`, after
@@ -372,6 +412,19 @@ impl SessionRepository for SeaOrmSessionRepository {
             .collect())
     }
 
+    async fn prune_before(&self, cutoff: DateTime<Utc>) -> anyhow::Result<u64> {
+        Ok(sessions::Entity::delete_many()
+            .filter(
+                Condition::any()
+                    .add(sessions::Column::ExpiresAt.lt(cutoff))
+                    .add(sessions::Column::RevokedAt.lt(cutoff)),
+            )
+            .exec(self.db.connection())
+            .await
+            .map_err(db_error)?
+            .rows_affected)
+    }
+
     async fn revoke_all(
         &self,
         user_id: UserId,
@@ -398,11 +451,28 @@ impl SessionRepository for SeaOrmSessionRepository {
 #[async_trait]
 impl AuthEventLog for SeaOrmAuthEventLog {
     async fn record(&self, event: &AuthEvent) -> anyhow::Result<()> {
+        if is_merged(event.event_type)
+            && merge_event(self.db.connection(), event)
+                .await
+                .map_err(db_error)?
+        {
+            // Already logged once for this window: the log lines stay bounded too.
+            return Ok(());
+        }
         insert_event(self.db.connection(), event)
             .await
             .map_err(db_error)?;
         trace_event(event);
         Ok(())
+    }
+
+    async fn prune_before(&self, cutoff: DateTime<Utc>) -> anyhow::Result<u64> {
+        Ok(auth_events::Entity::delete_many()
+            .filter(auth_events::Column::CreatedAt.lt(cutoff))
+            .exec(self.db.connection())
+            .await
+            .map_err(db_error)?
+            .rows_affected)
     }
 
     async fn list_for_user(

@@ -23,6 +23,11 @@ pub struct EventCursor {
 pub trait AuthEventLog: Send + Sync + 'static {
     /// Records one event.
     ///
+    /// `login_throttled`, `rate_limited` and `token_rejected` events MUST be merged: when
+    /// a row of the same type, failure reason, IP and user exists from the last 60
+    /// seconds, its `count` grows by the event's count instead of a row being added, so
+    /// the log stays bounded under attack.
+    ///
     /// # Errors
     /// Storage failures only.
     async fn record(&self, event: &AuthEvent) -> anyhow::Result<()>;
@@ -38,4 +43,10 @@ pub trait AuthEventLog: Send + Sync + 'static {
         after: Option<EventCursor>,
         limit: u32,
     ) -> anyhow::Result<Vec<AuthEvent>>;
+
+    /// Deletes every event created before `cutoff`; returns how many.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn prune_before(&self, cutoff: DateTime<Utc>) -> anyhow::Result<u64>;
 }

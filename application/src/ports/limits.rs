@@ -17,15 +17,30 @@ pub enum LimitedAction {
     LogIn,
 }
 
+/// The state of a client's per-IP limit, for the `RateLimit-*` response headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitStatus {
+    /// Requests allowed in a burst (`RateLimit-Limit`).
+    pub limit: u32,
+    /// Requests left now (`RateLimit-Remaining`).
+    pub remaining: u32,
+    /// Seconds until the full burst is available again (`RateLimit-Reset`).
+    pub reset_secs: u64,
+}
+
 /// A per-IP limiter's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateDecision {
+    /// The limit for this action is off (configured as 0).
+    Unlimited,
     /// Go ahead.
-    Allowed,
+    Allowed(RateLimitStatus),
     /// Refused; retry after this many seconds.
     Limited {
-        /// Seconds until a request would be allowed.
+        /// Seconds until a request would be allowed (at least 1).
         retry_after_secs: u64,
+        /// The limit's state.
+        status: RateLimitStatus,
     },
 }
 

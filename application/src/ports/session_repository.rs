@@ -67,4 +67,11 @@ pub trait SessionRepository: Send + Sync + 'static {
         at: DateTime<Utc>,
         event: &AuthEvent,
     ) -> anyhow::Result<u32>;
+
+    /// Deletes every session that expired, or was revoked, before `cutoff`; returns how
+    /// many.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn prune_before(&self, cutoff: DateTime<Utc>) -> anyhow::Result<u64>;
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{IssuedSession, new_session};
 use crate::Caller;
-use crate::ports::{LimitedAction, NewLogin, PasswordCheck, RateDecision, ThrottleDecision};
+use crate::ports::{NewLogin, PasswordCheck, ThrottleDecision};
 use crate::service::{AuthConfig, Ports};
 
 /// Input of [`log_in`].
@@ -32,7 +32,7 @@ pub enum LogInError {
     /// Wrong password, unknown email or inactive account — deliberately one outcome.
     #[error("invalid credentials")]
     InvalidCredentials,
-    /// Too many logins from this IP, or too many failures for this account.
+    /// Too many failures for this account (per email and IP bucket, or per email).
     #[error("throttled")]
     Throttled {
         /// Seconds until an attempt may succeed.
@@ -45,7 +45,8 @@ pub enum LogInError {
 
 /// Verifies the credentials, opens a session and issues its token.
 ///
-/// Order: per-IP limit → email format → per-account throttle (counts the attempt
+/// Order (after the per-IP limit, see [`crate::use_cases::admit`]): email format →
+/// per-account throttle (counts the attempt
 /// before the password is verified, so parallel guesses cannot overrun it) → lookup →
 /// verification → session.
 ///
@@ -65,21 +66,6 @@ pub async fn log_in(
 ) -> Result<IssuedSession, LogInError> {
     let client = request.caller.client_info();
     let ip = request.caller.ip;
-    if let RateDecision::Limited { retry_after_secs } =
-        ports.rate_limiter.check(LimitedAction::LogIn, ip)
-    {
-        let event = AuthEvent::failure(
-            EventId::from_uuid(Uuid::now_v7()),
-            AuthEventType::RateLimited,
-            None,
-            FailureReason::RateLimitExceeded,
-            &client,
-            ports.clock.now(),
-        );
-        ports.events.record(&event).await?;
-        return Err(LogInError::Throttled { retry_after_secs });
-    }
-
     let email = EmailAddress::parse(&request.email).map_err(LogInError::InvalidEmail)?;
     let password = PlaintextPassword::new(request.password.expose_secret().to_owned());
 
@@ -231,15 +217,6 @@ mod tests {
         }
     }
 
-    fn rate_limit(mocks: &mut Mocks, decision: RateDecision) {
-        mocks
-            .rate_limiter
-            .expect_check()
-            .withf(|action, ip| *action == LimitedAction::LogIn && *ip == caller().ip)
-            .times(1)
-            .return_const(decision);
-    }
-
     fn throttle(mocks: &mut Mocks, decision: ThrottleDecision, order: Option<&mut Sequence>) {
         let expectation = mocks
             .throttle
@@ -334,7 +311,6 @@ mod tests {
     async fn log_in_successfully(needs_rehash: bool) -> LoggedIn {
         let user = stored_user();
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         throttle(&mut mocks, ThrottleDecision::Allowed, None);
         finds(&mut mocks, Some(user.clone()));
         verifies(&mut mocks, PasswordCheck::Match { needs_rehash }, None);
@@ -436,7 +412,6 @@ mod tests {
     async fn login_succeeds_without_a_rehash_when_rehashing_is_unavailable() {
         let user = stored_user();
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         throttle(&mut mocks, ThrottleDecision::Allowed, None);
         finds(&mut mocks, Some(user));
         verifies(
@@ -465,7 +440,6 @@ mod tests {
     async fn login_counts_the_attempt_against_the_throttle_before_it_verifies_the_password() {
         let mut order = Sequence::new();
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         throttle(&mut mocks, ThrottleDecision::Allowed, Some(&mut order));
         finds(&mut mocks, Some(stored_user()));
         verifies(&mut mocks, PasswordCheck::Mismatch, Some(&mut order));
@@ -484,7 +458,6 @@ mod tests {
     async fn login_with_an_invalid_email_returns_invalid_email_and_counts_verifies_and_records_nothing()
      {
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         mocks.throttle.expect_attempt().never();
         mocks.users.expect_find_by_email().never();
         no_password_is_verified(&mut mocks);
@@ -507,7 +480,6 @@ mod tests {
     async fn login_with_an_unknown_email_verifies_against_the_dummy_hash_and_records_unknown_email()
     {
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         throttle(&mut mocks, ThrottleDecision::Allowed, None);
         finds(&mut mocks, None);
         mocks
@@ -539,7 +511,6 @@ mod tests {
     async fn login_with_wrong_password_returns_invalid_credentials_and_records_failure() {
         let user = stored_user();
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         throttle(&mut mocks, ThrottleDecision::Allowed, None);
         finds(&mut mocks, Some(user.clone()));
         verifies(&mut mocks, PasswordCheck::Mismatch, None);
@@ -567,7 +538,6 @@ mod tests {
      {
         let user = inactive_user();
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         throttle(&mut mocks, ThrottleDecision::Allowed, None);
         finds(&mut mocks, Some(user.clone()));
         // Verified although the account is inactive: the same work as any other answer.
@@ -600,7 +570,6 @@ mod tests {
     async fn login_to_an_inactive_account_with_a_wrong_password_records_invalid_credentials() {
         let user = inactive_user();
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         throttle(&mut mocks, ThrottleDecision::Allowed, None);
         finds(&mut mocks, Some(user.clone()));
         verifies(&mut mocks, PasswordCheck::Mismatch, None);
@@ -623,48 +592,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn login_over_the_per_ip_limit_returns_throttled_records_rate_limited_without_a_user_and_verifies_nothing()
-     {
-        let mut mocks = Mocks::default();
-        rate_limit(
-            &mut mocks,
-            RateDecision::Limited {
-                retry_after_secs: 7,
-            },
-        );
-        mocks.throttle.expect_attempt().never();
-        mocks.users.expect_find_by_email().never();
-        no_password_is_verified(&mut mocks);
-        no_session_is_started(&mut mocks);
-        let events = capture_events(&mut mocks.events);
-        let ports = mocks.into_ports();
-
-        // An invalid email too: the per-IP limit is checked before anything else.
-        let result = log_in(&ports, &config(), request("not an email")).await;
-
-        assert!(
-            matches!(
-                result,
-                Err(LogInError::Throttled {
-                    retry_after_secs: 7
-                })
-            ),
-            "{result:?}"
-        );
-        assert_event(
-            &only(taken(&events)),
-            AuthEventType::RateLimited,
-            None,
-            Some(FailureReason::RateLimitExceeded),
-        );
-    }
-
-    #[tokio::test]
     async fn login_to_a_throttled_account_refuses_even_the_right_password_and_records_login_throttled_for_the_owner()
      {
         let user = stored_user();
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         throttle(
             &mut mocks,
             ThrottleDecision::Throttled {
@@ -700,7 +631,6 @@ mod tests {
     #[tokio::test]
     async fn login_throttled_for_an_unknown_email_records_login_throttled_without_a_user() {
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         throttle(
             &mut mocks,
             ThrottleDecision::Throttled {
@@ -736,7 +666,6 @@ mod tests {
     #[tokio::test]
     async fn login_when_the_user_lookup_is_unavailable_returns_unexpected_carrying_unavailable() {
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         throttle(&mut mocks, ThrottleDecision::Allowed, None);
         mocks
             .users
@@ -759,7 +688,6 @@ mod tests {
     #[tokio::test]
     async fn login_when_the_throttle_store_fails_returns_unexpected_and_verifies_nothing() {
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         mocks
             .throttle
             .expect_attempt()
@@ -782,7 +710,6 @@ mod tests {
     #[tokio::test]
     async fn login_when_hashing_is_unavailable_returns_unexpected_and_records_no_failure() {
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         throttle(&mut mocks, ThrottleDecision::Allowed, None);
         finds(&mut mocks, Some(stored_user()));
         mocks
@@ -805,7 +732,6 @@ mod tests {
     #[tokio::test]
     async fn login_when_the_session_cannot_be_stored_returns_unexpected_carrying_unavailable() {
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         throttle(&mut mocks, ThrottleDecision::Allowed, None);
         finds(&mut mocks, Some(stored_user()));
         verifies(
@@ -836,7 +762,6 @@ mod tests {
     #[tokio::test]
     async fn login_failure_that_cannot_be_recorded_returns_unexpected_not_invalid_credentials() {
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         throttle(&mut mocks, ThrottleDecision::Allowed, None);
         finds(&mut mocks, Some(stored_user()));
         verifies(&mut mocks, PasswordCheck::Mismatch, None);

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{IssuedSession, new_session};
 use crate::Caller;
-use crate::ports::{CreateUserError, LimitedAction, RateDecision};
+use crate::ports::CreateUserError;
 use crate::service::{AuthConfig, Ports};
 
 /// Input of [`sign_up`].
@@ -26,12 +26,6 @@ pub struct SignUpRequest {
 /// Why a signup was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SignUpError {
-    /// Too many signups from this client IP.
-    #[error("rate limited")]
-    RateLimited {
-        /// Seconds until the next signup from this IP is allowed.
-        retry_after_secs: u64,
-    },
     /// The email does not parse.
     #[error("invalid email: {0}")]
     InvalidEmail(EmailAddressError),
@@ -48,7 +42,8 @@ pub enum SignUpError {
 
 /// Registers a user, opens their first session and issues its token.
 ///
-/// Order: per-IP limit → email → password policy → hash → insert (user, session and
+/// Order (after the per-IP limit, see [`crate::use_cases::admit`]): email → password
+/// policy → hash → insert (user, session and
 /// `signup` event in one transaction).
 ///
 /// # Security
@@ -66,22 +61,6 @@ pub async fn sign_up(
     request: SignUpRequest,
 ) -> Result<IssuedSession, SignUpError> {
     let client = request.caller.client_info();
-    if let RateDecision::Limited { retry_after_secs } = ports
-        .rate_limiter
-        .check(LimitedAction::SignUp, request.caller.ip)
-    {
-        let event = AuthEvent::failure(
-            EventId::from_uuid(Uuid::now_v7()),
-            AuthEventType::RateLimited,
-            None,
-            FailureReason::RateLimitExceeded,
-            &client,
-            ports.clock.now(),
-        );
-        ports.events.record(&event).await?;
-        return Err(SignUpError::RateLimited { retry_after_secs });
-    }
-
     let email = EmailAddress::parse(&request.email).map_err(SignUpError::InvalidEmail)?;
     let password = PlaintextPassword::new(request.password.expose_secret().to_owned());
     config
@@ -168,15 +147,6 @@ mod tests {
         }
     }
 
-    fn rate_limit(mocks: &mut Mocks, decision: RateDecision) {
-        mocks
-            .rate_limiter
-            .expect_check()
-            .withf(|action, ip| *action == LimitedAction::SignUp && *ip == caller().ip)
-            .times(1)
-            .return_const(decision);
-    }
-
     fn hashes_password(mocks: &mut Mocks, order: Option<&mut Sequence>) {
         let expectation = mocks
             .hasher
@@ -235,7 +205,6 @@ mod tests {
     /// A signup that succeeds; the event log must not be written to at all.
     async fn sign_up_successfully() -> SignedUp {
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         hashes_password(&mut mocks, None);
         let claims = signs_token(&mut mocks);
         let created = creates(&mut mocks, || Ok(()));
@@ -310,7 +279,6 @@ mod tests {
     async fn sign_up_hashes_the_password_before_it_inserts_the_user() {
         let mut mocks = Mocks::default();
         let mut order = Sequence::new();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         hashes_password(&mut mocks, Some(&mut order));
         signs_token(&mut mocks);
         mocks
@@ -327,61 +295,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sign_up_over_the_per_ip_limit_returns_rate_limited_and_records_rate_limited_without_a_user()
-     {
-        let mut mocks = Mocks::default();
-        rate_limit(
-            &mut mocks,
-            RateDecision::Limited {
-                retry_after_secs: 42,
-            },
-        );
-        nothing_is_hashed_or_stored(&mut mocks);
-        let events = capture_events(&mut mocks.events);
-        let ports = mocks.into_ports();
-
-        let result = sign_up(&ports, &config(), request(EMAIL, PASSWORD)).await;
-
-        assert!(
-            matches!(
-                result,
-                Err(SignUpError::RateLimited {
-                    retry_after_secs: 42
-                })
-            ),
-            "{result:?}"
-        );
-        assert_event(
-            &only(taken(&events)),
-            AuthEventType::RateLimited,
-            None,
-            Some(FailureReason::RateLimitExceeded),
-        );
-    }
-
-    #[tokio::test]
-    async fn sign_up_checks_the_per_ip_limit_before_it_looks_at_the_email() {
-        let mut mocks = Mocks::default();
-        rate_limit(
-            &mut mocks,
-            RateDecision::Limited {
-                retry_after_secs: 5,
-            },
-        );
-        nothing_is_hashed_or_stored(&mut mocks);
-        let events = capture_events(&mut mocks.events);
-        let ports = mocks.into_ports();
-
-        let result = sign_up(&ports, &config(), request("not an email", PASSWORD)).await;
-
-        assert!(
-            matches!(result, Err(SignUpError::RateLimited { .. })),
-            "{result:?}"
-        );
-        assert_eq!(taken(&events).len(), 1);
-    }
-
-    #[tokio::test]
     async fn sign_up_with_an_invalid_email_returns_invalid_email_and_hashes_stores_and_records_nothing()
      {
         let too_long = format!("{}@example.com", "a".repeat(250));
@@ -392,7 +305,6 @@ mod tests {
             (too_long.as_str(), EmailAddressError::TooLong),
         ] {
             let mut mocks = Mocks::default();
-            rate_limit(&mut mocks, RateDecision::Allowed);
             nothing_is_hashed_or_stored(&mut mocks);
             mocks.events.expect_record().never();
             let ports = mocks.into_ports();
@@ -410,7 +322,6 @@ mod tests {
     async fn sign_up_with_a_weak_password_returns_every_violation_and_hashes_stores_and_records_nothing()
      {
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         nothing_is_hashed_or_stored(&mut mocks);
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
@@ -431,7 +342,6 @@ mod tests {
      {
         let mut mocks = Mocks::default();
         let mut order = Sequence::new();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         hashes_password(&mut mocks, Some(&mut order));
         signs_token(&mut mocks);
         mocks
@@ -458,7 +368,6 @@ mod tests {
     async fn sign_up_when_hashing_is_unavailable_returns_unexpected_carrying_unavailable_and_stores_nothing()
      {
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         mocks
             .hasher
             .expect_hash()
@@ -481,7 +390,6 @@ mod tests {
     async fn sign_up_when_the_database_is_unavailable_returns_unexpected_carrying_unavailable_and_records_nothing_else()
      {
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         hashes_password(&mut mocks, None);
         signs_token(&mut mocks);
         creates(&mut mocks, || {
@@ -501,7 +409,6 @@ mod tests {
     #[tokio::test]
     async fn sign_up_when_signing_the_token_fails_returns_unexpected_and_stores_nothing() {
         let mut mocks = Mocks::default();
-        rate_limit(&mut mocks, RateDecision::Allowed);
         hashes_password(&mut mocks, None);
         mocks
             .tokens

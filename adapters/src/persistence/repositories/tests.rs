@@ -183,6 +183,188 @@ async fn stored_password_hash(db: &Database, user_id: UserId) -> String {
     text(&row, "password_hash")
 }
 
+/// Stores a session row as it is, whatever its state (expired, revoked): the ports only
+/// ever create live sessions.
+async fn store_session(db: &Database, session: &Session) {
+    sessions::Entity::insert(session_row(session))
+        .exec_without_returning(db.connection())
+        .await
+        .expect("session is stored");
+}
+
+/// The instant the session-changing calls below run at.
+fn now() -> DateTime<Utc> {
+    at(300)
+}
+
+/// A signed-up user's sessions of every kind at [`now`], all stored.
+struct UserSessions {
+    user: User,
+    /// The sign-up session (created at 0): live.
+    signup: Session,
+    /// Live: the one a password change keeps.
+    current: Session,
+    /// Live.
+    other: Session,
+    /// Expired long ago, never revoked.
+    expired: Session,
+    /// Expires exactly at [`now`]: no longer live then.
+    expiring_now: Session,
+    /// Revoked before [`now`], not yet expired.
+    revoked: Session,
+}
+
+impl UserSessions {
+    /// Every session, in a fixed order.
+    fn all(&self) -> [&Session; 6] {
+        [
+            &self.signup,
+            &self.current,
+            &self.other,
+            &self.expired,
+            &self.expiring_now,
+            &self.revoked,
+        ]
+    }
+}
+
+async fn sign_up_with_sessions(db: &Database, email: &str) -> UserSessions {
+    let (user, signup, _) = sign_up(db, email).await;
+    let current = new_session(user.id, at(60));
+    let other = new_session(user.id, at(120));
+    let expired = new_session(user.id, at(-3_600));
+    let mut expiring_now = new_session(user.id, at(-600));
+    expiring_now.expires_at = now();
+    let revoked = Session {
+        revoked_at: Some(at(45)),
+        ..new_session(user.id, at(30))
+    };
+    for session in [&current, &other, &expired, &expiring_now, &revoked] {
+        store_session(db, session).await;
+    }
+    for session in [&signup, &current, &other] {
+        assert!(session.is_live(now()), "fixture: {session:?} is live");
+    }
+    for session in [&expired, &expiring_now, &revoked] {
+        assert!(!session.is_live(now()), "fixture: {session:?} is not live");
+    }
+    UserSessions {
+        user,
+        signup,
+        current,
+        other,
+        expired,
+        expiring_now,
+        revoked,
+    }
+}
+
+/// The session as stored (it must exist).
+async fn stored_session(db: &Database, id: SessionId) -> Session {
+    SeaOrmSessionRepository::new(db.clone())
+        .find_by_id(id)
+        .await
+        .expect("session lookup works")
+        .expect("the session row exists")
+}
+
+/// The user as stored (it must exist).
+async fn stored_user(db: &Database, id: UserId) -> User {
+    SeaOrmUserRepository::new(db.clone())
+        .find_by_id(id)
+        .await
+        .expect("user lookup works")
+        .expect("the user row exists")
+}
+
+/// Every stored session, by id.
+async fn all_sessions(db: &Database) -> Vec<Session> {
+    sessions::Entity::find()
+        .order_by_asc(sessions::Column::Id)
+        .all(db.connection())
+        .await
+        .expect("sessions read")
+        .into_iter()
+        .map(session_from_row)
+        .collect()
+}
+
+fn revoked_at(session: &Session, when: DateTime<Utc>) -> Session {
+    Session {
+        revoked_at: Some(when),
+        ..session.clone()
+    }
+}
+
+fn new_hash() -> PasswordHash {
+    PasswordHash::from_phc(format!(
+        "$argon2id$v=19$m=19456,t=2,p=1$bmV3$new{}",
+        Uuid::now_v7().simple()
+    ))
+}
+
+fn cursor_of(event: &AuthEvent) -> EventCursor {
+    EventCursor {
+        created_at: event.created_at,
+        id: event.id,
+    }
+}
+
+/// `events` in the security log's order: newest first, then by id descending.
+fn newest_first(mut events: Vec<AuthEvent>) -> Vec<AuthEvent> {
+    events.sort_by_key(|e| std::cmp::Reverse((e.created_at, e.id.as_uuid())));
+    events
+}
+
+/// Signs a user up (one `signup` event at `at(0)`) and records 24 more of their events,
+/// out of order, with random (v4) ids and many sharing an instant — two such groups
+/// straddle the page boundaries of a limit of 10 — and instants whose stored text has
+/// no fraction, three or six digits. Returns the user and its 25 events, newest first.
+async fn user_with_25_events(db: &Database, email: &str) -> (User, Vec<AuthEvent>) {
+    let (user, _, signup) = sign_up(db, email).await;
+    let base = DateTime::from_timestamp(1_767_225_600 + 10, 0).expect("valid test time");
+    // (offset from base in microseconds, how many events share that instant), newest
+    // first: the positions in the log are given on the right.
+    let instants: [(i64, usize); 10] = [
+        (5_000_000, 2), // 0-1
+        (4_100_001, 1), // 2
+        (4_100_000, 2), // 3-4
+        (4_000_000, 3), // 5-7
+        (3_000_001, 4), // 8-11: across the first page boundary
+        (3_000_000, 2), // 12-13
+        (2_999_999, 1), // 14
+        (2_500_000, 3), // 15-17
+        (2_000_000, 5), // 18-22: across the second page boundary
+        (1_000_000, 1), // 23
+    ];
+    let mut recorded = Vec::new();
+    for (offset, n) in instants {
+        for _ in 0..n {
+            let mut event = success_event(
+                AuthEventType::Login,
+                Some(user.id),
+                base + TimeDelta::microseconds(offset),
+            );
+            event.id = EventId::from_uuid(Uuid::new_v4());
+            recorded.push(event);
+        }
+    }
+    assert_eq!(recorded.len(), 24);
+    let log = SeaOrmAuthEventLog::new(db.clone());
+    // Recorded in a scrambled order (7 is coprime with 24).
+    for i in 0..24 {
+        log.record(&recorded[(i * 7) % 24])
+            .await
+            .expect("event recorded");
+    }
+    recorded.push(signup);
+    let expected = newest_first(recorded);
+    assert_eq!(expected.len(), 25);
+    assert_eq!(expected[9].created_at, expected[10].created_at, "fixture");
+    assert_eq!(expected[19].created_at, expected[20].created_at, "fixture");
+    (user, expected)
+}
+
 // ---------------------------------------------------------------------------------------
 // Users
 // ---------------------------------------------------------------------------------------
@@ -427,6 +609,303 @@ async fn inactive_users_are_found_by_email_and_by_id() {
         repo.find_by_id(user.id).await.expect("lookup works"),
         Some(user)
     );
+}
+
+#[tokio::test]
+async fn change_password_replaces_the_hash_revokes_the_other_live_sessions_and_records_the_event() {
+    let db = memory_db().await;
+    let alice = sign_up_with_sessions(&db, "alice@example.com").await;
+    let bob = sign_up_with_sessions(&db, "bob@example.com").await;
+    let sessions_before = all_sessions(&db).await;
+    let events_before = stored_events(&db).await;
+    let new = new_hash();
+    let event = success_event(AuthEventType::PasswordChanged, Some(alice.user.id), now());
+
+    let changed = SeaOrmUserRepository::new(db.clone())
+        .change_password(
+            alice.user.id,
+            &alice.user.password_hash,
+            &new,
+            alice.current.id,
+            now(),
+            &event,
+        )
+        .await
+        .expect("the change works");
+
+    assert!(changed);
+    assert_eq!(stored_password_hash(&db, alice.user.id).await, new.as_str());
+    assert_eq!(
+        stored_user(&db, alice.user.id).await,
+        User {
+            password_hash: new.clone(),
+            ..alice.user.clone()
+        },
+        "nothing else of the user changes"
+    );
+    // The other live sessions are revoked at the change's instant...
+    for session in [&alice.signup, &alice.other] {
+        assert_eq!(
+            stored_session(&db, session.id).await,
+            revoked_at(session, now())
+        );
+    }
+    // ...the kept one, the dead ones and the other user's are untouched.
+    for session in [
+        &alice.current,
+        &alice.expired,
+        &alice.expiring_now,
+        &alice.revoked,
+    ] {
+        assert_eq!(&stored_session(&db, session.id).await, session);
+    }
+    for session in bob.all() {
+        assert_eq!(&stored_session(&db, session.id).await, session);
+    }
+    assert_eq!(stored_user(&db, bob.user.id).await, bob.user);
+    assert_eq!(all_sessions(&db).await.len(), sessions_before.len());
+    assert_eq!(
+        SeaOrmSessionRepository::new(db.clone())
+            .list_live(alice.user.id, now())
+            .await
+            .expect("listing works"),
+        vec![alice.current.clone()]
+    );
+    let mut expected_events = events_before;
+    expected_events.push(event.clone());
+    assert_eq!(stored_events(&db).await, expected_events);
+    let raw = raw_one(
+        &db,
+        "SELECT event_type, success FROM auth_events WHERE id = ?",
+        vec![event.id.as_uuid().into()],
+    )
+    .await
+    .expect("event row present");
+    assert_eq!(text(&raw, "event_type"), "password_changed");
+    assert!(raw.try_get::<bool>("", "success").expect("a boolean"));
+}
+
+#[tokio::test]
+async fn change_password_with_a_stale_expected_hash_returns_false_and_writes_nothing() {
+    let db = memory_db().await;
+    let alice = sign_up_with_sessions(&db, "alice@example.com").await;
+    let sessions_before = all_sessions(&db).await;
+    let events_before = stored_events(&db).await;
+    let repo = SeaOrmUserRepository::new(db.clone());
+    let stale = new_hash();
+    let event = success_event(AuthEventType::PasswordChanged, Some(alice.user.id), now());
+
+    let changed = repo
+        .change_password(
+            alice.user.id,
+            &stale,
+            &new_hash(),
+            alice.current.id,
+            now(),
+            &event,
+        )
+        .await
+        .expect("the call itself works");
+
+    assert!(!changed);
+    assert_eq!(
+        stored_password_hash(&db, alice.user.id).await,
+        alice.user.password_hash.as_str()
+    );
+    assert_eq!(stored_user(&db, alice.user.id).await, alice.user);
+    assert_eq!(
+        all_sessions(&db).await,
+        sessions_before,
+        "no session revoked"
+    );
+    assert_eq!(stored_events(&db).await, events_before, "no event recorded");
+
+    // The transaction was rolled back: the connection takes the change with the right
+    // hash afterwards.
+    let retry = success_event(AuthEventType::PasswordChanged, Some(alice.user.id), now());
+    assert!(
+        repo.change_password(
+            alice.user.id,
+            &alice.user.password_hash,
+            &new_hash(),
+            alice.current.id,
+            now(),
+            &retry,
+        )
+        .await
+        .expect("the change works")
+    );
+}
+
+#[tokio::test]
+async fn change_password_of_an_unknown_user_returns_false_and_writes_nothing() {
+    let db = memory_db().await;
+    let alice = sign_up_with_sessions(&db, "alice@example.com").await;
+    let sessions_before = all_sessions(&db).await;
+    let events_before = stored_events(&db).await;
+    // No user id on the event, so that only the compare-and-swap can refuse.
+    let event = success_event(AuthEventType::PasswordChanged, None, now());
+
+    let changed = SeaOrmUserRepository::new(db.clone())
+        .change_password(
+            UserId::from_uuid(Uuid::now_v7()),
+            &alice.user.password_hash,
+            &new_hash(),
+            alice.current.id,
+            now(),
+            &event,
+        )
+        .await
+        .expect("the call itself works");
+
+    assert!(!changed);
+    assert_eq!(stored_user(&db, alice.user.id).await, alice.user);
+    assert_eq!(all_sessions(&db).await, sessions_before);
+    assert_eq!(stored_events(&db).await, events_before);
+}
+
+#[tokio::test]
+async fn concurrent_password_changes_from_one_hash_on_a_file_database_let_exactly_one_win() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = connect(&file_url(&dir)).await.expect("file database opens");
+    db.migrate_up().await.expect("migrations apply");
+    let (user, _, _) = sign_up(&db, "race@example.com").await;
+    let repo = SeaOrmUserRepository::new(db.clone());
+    let mut expected = user.password_hash.clone();
+
+    // Several rounds, each racing two changes from the hash the previous round left.
+    for round in 0..5 {
+        let when = now() + TimeDelta::seconds(round);
+        let events_before = stored_events(&db).await;
+        let contenders: Vec<(Session, PasswordHash, AuthEvent)> = (0..2)
+            .map(|_| {
+                (
+                    new_session(user.id, when - TimeDelta::seconds(1)),
+                    new_hash(),
+                    success_event(AuthEventType::PasswordChanged, Some(user.id), when),
+                )
+            })
+            .collect();
+        for (session, _, _) in &contenders {
+            store_session(&db, session).await;
+        }
+
+        let tasks: Vec<_> = contenders
+            .iter()
+            .cloned()
+            .map(|(keep, new, event)| {
+                let repo = repo.clone();
+                let expected = expected.clone();
+                tokio::spawn(async move {
+                    repo.change_password(user.id, &expected, &new, keep.id, when, &event)
+                        .await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(
+                task.await
+                    .expect("task completes")
+                    .unwrap_or_else(|err| panic!("round {round}: unexpected error: {err:#}")),
+            );
+        }
+
+        assert_eq!(
+            outcomes.iter().filter(|won| **won).count(),
+            1,
+            "round {round}: {outcomes:?}"
+        );
+        let winner = outcomes.iter().position(|won| *won).expect("one call won");
+        let (kept, new, event) = &contenders[winner];
+        let (lost, _, _) = &contenders[1 - winner];
+        assert_eq!(stored_password_hash(&db, user.id).await, new.as_str());
+        let mut expected_events = events_before;
+        expected_events.push(event.clone());
+        assert_eq!(
+            stored_events(&db).await,
+            expected_events,
+            "round {round}: only the winner's event"
+        );
+        assert_eq!(&stored_session(&db, kept.id).await, kept);
+        assert_eq!(
+            stored_session(&db, lost.id).await,
+            revoked_at(lost, when),
+            "round {round}: the loser's session is revoked by the winner"
+        );
+        assert_eq!(
+            SeaOrmSessionRepository::new(db.clone())
+                .list_live(user.id, when)
+                .await
+                .expect("listing works"),
+            vec![kept.clone()]
+        );
+        expected = new.clone();
+    }
+}
+
+#[tokio::test]
+async fn deactivate_marks_the_user_inactive_revokes_every_live_session_and_records_the_event() {
+    let db = memory_db().await;
+    let alice = sign_up_with_sessions(&db, "alice@example.com").await;
+    let bob = sign_up_with_sessions(&db, "bob@example.com").await;
+    let events_before = stored_events(&db).await;
+    let event = success_event(
+        AuthEventType::AccountDeactivated,
+        Some(alice.user.id),
+        now(),
+    );
+
+    SeaOrmUserRepository::new(db.clone())
+        .deactivate(alice.user.id, now(), &event)
+        .await
+        .expect("deactivation works");
+
+    assert_eq!(
+        stored_user(&db, alice.user.id).await,
+        User {
+            is_active: false,
+            ..alice.user.clone()
+        },
+        "only is_active changes"
+    );
+    for session in [&alice.signup, &alice.current, &alice.other] {
+        assert_eq!(
+            stored_session(&db, session.id).await,
+            revoked_at(session, now())
+        );
+    }
+    for session in [&alice.expired, &alice.expiring_now, &alice.revoked] {
+        assert_eq!(
+            &stored_session(&db, session.id).await,
+            session,
+            "a dead session keeps its state"
+        );
+    }
+    assert!(
+        SeaOrmSessionRepository::new(db.clone())
+            .list_live(alice.user.id, now())
+            .await
+            .expect("listing works")
+            .is_empty()
+    );
+    assert_eq!(stored_user(&db, bob.user.id).await, bob.user);
+    for session in bob.all() {
+        assert_eq!(&stored_session(&db, session.id).await, session);
+    }
+    let mut expected_events = events_before;
+    expected_events.push(event.clone());
+    assert_eq!(stored_events(&db).await, expected_events);
+    let raw = raw_one(
+        &db,
+        "SELECT event_type, is_active FROM auth_events, users \
+         WHERE auth_events.id = ? AND users.id = ?",
+        vec![event.id.as_uuid().into(), alice.user.id.as_uuid().into()],
+    )
+    .await
+    .expect("rows present");
+    assert_eq!(text(&raw, "event_type"), "account_deactivated");
+    assert!(!raw.try_get::<bool>("", "is_active").expect("a boolean"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -734,6 +1213,202 @@ async fn revoke_of_an_unknown_session_returns_false_and_writes_nothing() {
     assert_eq!(count(&db, "auth_events").await, 1);
 }
 
+#[tokio::test]
+async fn list_live_returns_only_the_users_unrevoked_unexpired_sessions_newest_first() {
+    let db = memory_db().await;
+    let alice = sign_up_with_sessions(&db, "alice@example.com").await;
+    let bob = sign_up_with_sessions(&db, "bob@example.com").await;
+    let newest = new_session(alice.user.id, at(200));
+    store_session(&db, &newest).await;
+    let sessions = SeaOrmSessionRepository::new(db.clone());
+
+    let live = sessions
+        .list_live(alice.user.id, now())
+        .await
+        .expect("listing works");
+
+    assert_eq!(
+        live,
+        vec![
+            newest.clone(),
+            alice.other.clone(),
+            alice.current.clone(),
+            alice.signup.clone(),
+        ]
+    );
+    assert!(live.iter().all(|s| s.is_live(now())));
+    assert!(live.iter().all(|s| s.user_id == alice.user.id));
+    let bobs = sessions
+        .list_live(bob.user.id, now())
+        .await
+        .expect("listing works");
+    assert_eq!(
+        bobs,
+        vec![bob.other.clone(), bob.current.clone(), bob.signup.clone()]
+    );
+
+    // One microsecond before it expires, `expiring_now` is still listed (and `expired`
+    // never is); once everything has expired nothing is.
+    let just_before = now() - TimeDelta::microseconds(1);
+    assert!(
+        sessions
+            .list_live(alice.user.id, just_before)
+            .await
+            .expect("listing works")
+            .contains(&alice.expiring_now)
+    );
+    assert!(
+        sessions
+            .list_live(alice.user.id, at(10_000))
+            .await
+            .expect("listing works")
+            .is_empty()
+    );
+    assert!(
+        sessions
+            .list_live(UserId::from_uuid(Uuid::now_v7()), now())
+            .await
+            .expect("listing works")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn revoke_all_revokes_the_live_sessions_and_records_one_event_with_their_count() {
+    let db = memory_db().await;
+    let alice = sign_up_with_sessions(&db, "alice@example.com").await;
+    let bob = sign_up_with_sessions(&db, "bob@example.com").await;
+    let events_before = stored_events(&db).await;
+    let event = success_event(AuthEventType::SessionRevoked, Some(alice.user.id), now());
+    assert_eq!(event.count, 1, "fixture");
+
+    let revoked = SeaOrmSessionRepository::new(db.clone())
+        .revoke_all(alice.user.id, now(), &event)
+        .await
+        .expect("revocation works");
+
+    assert_eq!(revoked, 3, "signup, current and other were live");
+    for session in [&alice.signup, &alice.current, &alice.other] {
+        assert_eq!(
+            stored_session(&db, session.id).await,
+            revoked_at(session, now())
+        );
+    }
+    for session in [&alice.expired, &alice.expiring_now, &alice.revoked] {
+        assert_eq!(&stored_session(&db, session.id).await, session);
+    }
+    for session in bob.all() {
+        assert_eq!(
+            &stored_session(&db, session.id).await,
+            session,
+            "another user's sessions are untouched"
+        );
+    }
+    let mut expected_events = events_before;
+    expected_events.push(event.clone().with_count(revoked));
+    assert_eq!(stored_events(&db).await, expected_events);
+    let raw = raw_one(
+        &db,
+        "SELECT event_type, count FROM auth_events WHERE id = ?",
+        vec![event.id.as_uuid().into()],
+    )
+    .await
+    .expect("event row present");
+    assert_eq!(text(&raw, "event_type"), "session_revoked");
+    assert_eq!(
+        raw.try_get::<i32>("", "count").expect("an integer"),
+        i32::try_from(revoked).expect("small")
+    );
+}
+
+#[tokio::test]
+async fn revoke_all_with_no_live_session_returns_zero_and_records_nothing() {
+    let db = memory_db().await;
+    let alice = sign_up_with_sessions(&db, "alice@example.com").await;
+    let bob = sign_up_with_sessions(&db, "bob@example.com").await;
+    let sessions = SeaOrmSessionRepository::new(db.clone());
+    let first = success_event(AuthEventType::SessionRevoked, Some(alice.user.id), now());
+    assert_eq!(
+        sessions
+            .revoke_all(alice.user.id, now(), &first)
+            .await
+            .expect("revocation works"),
+        3
+    );
+    let sessions_before = all_sessions(&db).await;
+    let events_before = stored_events(&db).await;
+
+    // Nothing left live: again at the same instant, and later when all have expired.
+    for when in [now(), at(10_000)] {
+        let again = success_event(AuthEventType::SessionRevoked, Some(alice.user.id), when);
+        let revoked = sessions
+            .revoke_all(alice.user.id, when, &again)
+            .await
+            .expect("the call itself works");
+        assert_eq!(revoked, 0);
+        assert!(stored_events(&db).await.iter().all(|e| e.id != again.id));
+    }
+    assert_eq!(all_sessions(&db).await, sessions_before);
+    assert_eq!(stored_events(&db).await, events_before);
+    assert_eq!(
+        sessions
+            .list_live(bob.user.id, now())
+            .await
+            .expect("listing works")
+            .len(),
+        3,
+        "bob's sessions are still live"
+    );
+
+    // A user who never had a live session: zero too.
+    let (carol, carol_session, _) = sign_up(&db, "carol@example.com").await;
+    let late = carol_session.expires_at;
+    let event = success_event(AuthEventType::SessionRevoked, Some(carol.id), late);
+    assert_eq!(
+        sessions
+            .revoke_all(carol.id, late, &event)
+            .await
+            .expect("the call itself works"),
+        0
+    );
+    assert!(stored_events(&db).await.iter().all(|e| e.id != event.id));
+    assert_eq!(stored_session(&db, carol_session.id).await, carol_session);
+}
+
+#[tokio::test]
+async fn revoke_of_an_expired_session_returns_false_and_writes_nothing() {
+    let db = memory_db().await;
+    let (user, session, _) = sign_up(&db, "expired@example.com").await;
+    let sessions = SeaOrmSessionRepository::new(db.clone());
+    let events_before = stored_events(&db).await;
+
+    // At the expiry instant the session is no longer live, nor after it.
+    for when in [session.expires_at, session.expires_at + TimeDelta::hours(1)] {
+        let event = success_event(AuthEventType::Logout, Some(user.id), when);
+        let revoked = sessions
+            .revoke(session.id, user.id, when, &event)
+            .await
+            .expect("the call itself works");
+        assert!(!revoked, "at {when}");
+        assert_eq!(stored_session(&db, session.id).await, session);
+        assert_eq!(stored_events(&db).await, events_before);
+    }
+
+    // One microsecond earlier it was still live.
+    let when = session.expires_at - TimeDelta::microseconds(1);
+    let event = success_event(AuthEventType::Logout, Some(user.id), when);
+    assert!(
+        sessions
+            .revoke(session.id, user.id, when, &event)
+            .await
+            .expect("revocation works")
+    );
+    assert_eq!(
+        stored_session(&db, session.id).await,
+        revoked_at(&session, when)
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // The audit log
 // ---------------------------------------------------------------------------------------
@@ -848,6 +1523,170 @@ async fn every_event_type_is_stored_lowercase_snake_case_and_every_reason_upper_
     );
     // And they all read back through the domain's parsers.
     assert_eq!(stored_events(&db).await.len(), expected.len());
+}
+
+#[tokio::test]
+async fn list_for_user_returns_only_that_users_events_newest_first_up_to_the_limit() {
+    let db = memory_db().await;
+    let (alice, _, alice_signup) = sign_up(&db, "alice@example.com").await;
+    let (bob, _, _) = sign_up(&db, "bob@example.com").await;
+    let log = SeaOrmAuthEventLog::new(db.clone());
+    let mut alices = vec![alice_signup];
+    // Recorded out of order, interleaved with bob's and anonymous events.
+    for secs in [30, 10, 50, 20, 40] {
+        let mine = failure_event(
+            AuthEventType::LoginFailed,
+            Some(alice.id),
+            FailureReason::InvalidCredentials,
+            at(secs),
+        );
+        log.record(&mine).await.expect("recorded");
+        alices.push(mine);
+        log.record(&success_event(
+            AuthEventType::Login,
+            Some(bob.id),
+            at(secs + 1),
+        ))
+        .await
+        .expect("recorded");
+        log.record(&failure_event(
+            AuthEventType::LoginFailed,
+            None,
+            FailureReason::UnknownEmail,
+            at(secs + 2),
+        ))
+        .await
+        .expect("recorded");
+    }
+    let expected = newest_first(alices);
+    assert_eq!(
+        expected.iter().map(|e| e.created_at).collect::<Vec<_>>(),
+        vec![at(50), at(40), at(30), at(20), at(10), at(0)],
+        "fixture"
+    );
+
+    let all = log
+        .list_for_user(alice.id, None, 100)
+        .await
+        .expect("listing works");
+    assert_eq!(all, expected);
+    let first_three = log
+        .list_for_user(alice.id, None, 3)
+        .await
+        .expect("listing works");
+    assert_eq!(first_three, expected[..3]);
+    assert!(
+        log.list_for_user(alice.id, None, 0)
+            .await
+            .expect("listing works")
+            .is_empty()
+    );
+    let bobs = log
+        .list_for_user(bob.id, None, 100)
+        .await
+        .expect("listing works");
+    assert_eq!(bobs.len(), 6, "bob's signup and five logins");
+    assert!(bobs.iter().all(|e| e.user_id == Some(bob.id)));
+    assert!(
+        log.list_for_user(UserId::from_uuid(Uuid::now_v7()), None, 100)
+            .await
+            .expect("listing works")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn paging_through_25_events_by_10_with_the_last_events_cursor_returns_each_once_in_order() {
+    let db = memory_db().await;
+    let (user, expected) = user_with_25_events(&db, "pager@example.com").await;
+    // Another user's events at the very same instants must not leak into the pages.
+    let (other, _) = user_with_25_events(&db, "other@example.com").await;
+    let log = SeaOrmAuthEventLog::new(db.clone());
+
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = log
+            .list_for_user(user.id, after, 10)
+            .await
+            .expect("listing works");
+        if page.is_empty() {
+            break;
+        }
+        assert!(pages.len() < 3, "more pages than expected");
+        after = Some(cursor_of(page.last().expect("a non-empty page")));
+        pages.push(page);
+    }
+
+    assert_eq!(
+        pages.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![10, 10, 5]
+    );
+    let seen: Vec<AuthEvent> = pages.into_iter().flatten().collect();
+    assert!(seen.iter().all(|e| e.user_id == Some(user.id)));
+    assert_eq!(
+        seen.iter().map(|e| e.id).collect::<Vec<_>>(),
+        expected.iter().map(|e| e.id).collect::<Vec<_>>(),
+        "every event once, newest first, ties by id descending"
+    );
+    assert_eq!(seen, expected);
+    assert_eq!(
+        log.list_for_user(other.id, None, 100)
+            .await
+            .expect("listing works")
+            .len(),
+        25
+    );
+}
+
+#[tokio::test]
+async fn paging_stays_correct_when_new_events_are_recorded_between_page_reads() {
+    let db = memory_db().await;
+    let (user, expected) = user_with_25_events(&db, "pager@example.com").await;
+    let log = SeaOrmAuthEventLog::new(db.clone());
+    let newest = expected[0].created_at;
+    let mut arrived = Vec::new();
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    for page_number in 0..4 {
+        let page = log
+            .list_for_user(user.id, after, 10)
+            .await
+            .expect("listing works");
+        assert!(
+            page.iter()
+                .all(|e| !arrived.iter().any(|a: &AuthEvent| a.id == e.id)),
+            "page {page_number}: an event recorded after the first page read"
+        );
+        if let Some(last) = page.last() {
+            after = Some(cursor_of(last));
+        }
+        seen.extend(page);
+        // New events arrive, as the clock produces them: newer than everything so far
+        // (including one in the very next microsecond).
+        for k in 0..3 {
+            let when = newest
+                + TimeDelta::microseconds(1)
+                + TimeDelta::milliseconds(i64::from(page_number * 3 + k));
+            let event = success_event(AuthEventType::Login, Some(user.id), when);
+            log.record(&event).await.expect("recorded");
+            arrived.push(event);
+        }
+    }
+
+    assert_eq!(seen, expected, "no event skipped or repeated");
+    let everything = log
+        .list_for_user(user.id, None, 100)
+        .await
+        .expect("listing works");
+    assert_eq!(everything.len(), 25 + arrived.len());
+    assert_eq!(everything[arrived.len()..], expected[..]);
+    assert_eq!(
+        everything[..arrived.len()],
+        newest_first(arrived.clone())[..],
+        "the new events come first"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1105,4 +1944,157 @@ async fn data_on_a_file_database_survives_reconnecting() {
         "wal"
     );
     assert!(db.ping().await);
+}
+
+// ---------------------------------------------------------------------------------------
+// Bounded under attack: merged repeats, retention
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn repeated_rejected_tokens_from_one_source_within_a_minute_are_one_row_with_a_count() {
+    let db = memory_db().await;
+    let (user, _, _) = sign_up(&db, "merge@example.com").await;
+    let log = SeaOrmAuthEventLog::new(db.clone());
+    for secs in [10, 20, 30, 69] {
+        log.record(&failure_event(
+            AuthEventType::TokenRejected,
+            Some(user.id),
+            FailureReason::AuthRevoked,
+            at(secs),
+        ))
+        .await
+        .expect("recorded");
+    }
+    let merged: Vec<AuthEvent> = stored_events(&db)
+        .await
+        .into_iter()
+        .filter(|e| e.event_type == AuthEventType::TokenRejected)
+        .collect();
+    assert_eq!(merged.len(), 1, "{merged:?}");
+    assert_eq!(merged[0].count, 4);
+    assert_eq!(
+        merged[0].created_at,
+        at(10),
+        "the row keeps its first occurrence"
+    );
+
+    // A minute after the row's first event, a new row starts.
+    log.record(&failure_event(
+        AuthEventType::TokenRejected,
+        Some(user.id),
+        FailureReason::AuthRevoked,
+        at(71),
+    ))
+    .await
+    .expect("recorded");
+    let rows = stored_events(&db)
+        .await
+        .into_iter()
+        .filter(|e| e.event_type == AuthEventType::TokenRejected)
+        .count();
+    assert_eq!(rows, 2);
+}
+
+#[tokio::test]
+async fn repeats_merge_only_with_the_same_type_reason_ip_and_user() {
+    let db = memory_db().await;
+    let (user, _, _) = sign_up(&db, "distinct@example.com").await;
+    let log = SeaOrmAuthEventLog::new(db.clone());
+    let base = failure_event(
+        AuthEventType::RateLimited,
+        None,
+        FailureReason::RateLimitExceeded,
+        at(10),
+    );
+    let mut other_ip = failure_event(
+        AuthEventType::RateLimited,
+        None,
+        FailureReason::RateLimitExceeded,
+        at(11),
+    );
+    other_ip.ip_address = Some("198.51.100.200".into());
+    let with_user = failure_event(
+        AuthEventType::LoginThrottled,
+        Some(user.id),
+        FailureReason::RateLimitExceeded,
+        at(12),
+    );
+    let without_user = failure_event(
+        AuthEventType::LoginThrottled,
+        None,
+        FailureReason::RateLimitExceeded,
+        at(13),
+    );
+    let other_reason = failure_event(
+        AuthEventType::TokenRejected,
+        Some(user.id),
+        FailureReason::AuthExpired,
+        at(14),
+    );
+    let same_reason = failure_event(
+        AuthEventType::TokenRejected,
+        Some(user.id),
+        FailureReason::AuthInvalid,
+        at(15),
+    );
+    for event in [
+        &base,
+        &other_ip,
+        &with_user,
+        &without_user,
+        &other_reason,
+        &same_reason,
+    ] {
+        log.record(event).await.expect("recorded");
+    }
+    assert_eq!(count(&db, "auth_events").await, 1 + 6);
+}
+
+#[tokio::test]
+async fn ordinary_events_are_never_merged() {
+    let db = memory_db().await;
+    let (user, _, _) = sign_up(&db, "plain@example.com").await;
+    let log = SeaOrmAuthEventLog::new(db.clone());
+    for secs in [10, 11, 12] {
+        log.record(&failure_event(
+            AuthEventType::LoginFailed,
+            Some(user.id),
+            FailureReason::InvalidCredentials,
+            at(secs),
+        ))
+        .await
+        .expect("recorded");
+    }
+    assert_eq!(count(&db, "auth_events").await, 1 + 3);
+}
+
+#[tokio::test]
+async fn pruning_deletes_old_events_and_long_dead_sessions_but_never_a_live_one() {
+    let db = memory_db().await;
+    let (user, first_session, _) = sign_up(&db, "prune@example.com").await;
+    let log = SeaOrmAuthEventLog::new(db.clone());
+    log.record(&success_event(
+        AuthEventType::Login,
+        Some(user.id),
+        at(10_000),
+    ))
+    .await
+    .expect("recorded");
+    let mut live = new_session(user.id, at(10_000));
+    live.expires_at = at(100_000);
+    store_session(&db, &live).await;
+    let revoked_long_ago = revoked_at(&new_session(user.id, at(1)), at(2));
+    store_session(&db, &revoked_long_ago).await;
+
+    // Cut-off between the signup (at 0, its session expired at 900) and the login.
+    let cutoff = at(5_000);
+    assert_eq!(log.prune_before(cutoff).await.expect("pruned"), 1);
+    let sessions = SeaOrmSessionRepository::new(db.clone());
+    assert_eq!(sessions.prune_before(cutoff).await.expect("pruned"), 2);
+    let left: Vec<SessionId> = all_sessions(&db).await.into_iter().map(|s| s.id).collect();
+    assert_eq!(left, vec![live.id]);
+    assert!(!left.contains(&first_session.id));
+    let events = stored_events(&db).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type, AuthEventType::Login);
 }
