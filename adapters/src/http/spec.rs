@@ -29,6 +29,10 @@ Every error has one shape, `ErrorEnvelope`: `error.code` (machine-readable), \
 rule) and `meta.timestamp` / `meta.request_id`. Every response carries `X-Request-ID`; an \
 incoming one that is a UUID is kept. Request bodies over 64 KiB are refused with 413. \
 Every 401 carries `WWW-Authenticate: Bearer`.\n\n\
+Signup and login are limited per client IP (a burst, then one request every few \
+seconds; `RateLimit-*` headers tell the state, 429 `RATE_LIMIT_EXCEEDED` with \
+`Retry-After` when exceeded) and failed logins per account (429 after too many, for \
+existing and unknown emails alike). Limits are kept per process.\n\n\
 Other services check a token by calling `GET /api/auth/me` with it: that answer includes \
 revocation.";
 
@@ -54,7 +58,8 @@ pub fn openapi_yaml() -> String {
 /// - `security: []` on public operations (so tools know they need no token);
 /// - `nullable: true` on optional properties (they are sent as `null`, not omitted);
 /// - the `X-Request-ID` header on every response, header names in their usual case
-///   with descriptions;
+///   with descriptions, and the `RateLimit-*` headers on signup and login (set by the
+///   outermost layer, which poem-openapi does not see);
 /// - `application/json` as the media type (poem-openapi writes
 ///   `application/json; charset=utf-8`, which some generators do not recognise as JSON);
 /// - request and per-status response examples.
@@ -209,6 +214,26 @@ fn add_response_extras(operation_id: &str, status: &str, response: &mut Value) {
                 "schema": { "type": "string" }
             }),
         );
+    }
+    if matches!(operation_id, "signUp" | "logIn")
+        && let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut)
+    {
+        for (name, description) in [
+            (
+                "RateLimit-Limit",
+                "Requests this client IP may make in a burst (absent when the limit is off).",
+            ),
+            ("RateLimit-Remaining", "Requests left in the burst now."),
+            (
+                "RateLimit-Reset",
+                "Seconds until the full burst is available again.",
+            ),
+        ] {
+            headers.insert(
+                name.into(),
+                json!({ "description": description, "required": false, "schema": { "type": "integer", "minimum": 0 } }),
+            );
+        }
     }
     if let Some(example) = example_for(operation_id, status)
         && let Some(content) = response
