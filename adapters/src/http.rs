@@ -47,6 +47,9 @@ pub use envelope::{ApiError, ErrorCode};
 pub use middleware::MAX_BODY_BYTES;
 pub use ops_api::Readiness;
 pub use spec::{openapi_document, openapi_json, openapi_yaml};
+/// The spec-driven request-body checker, public so that the fuzz targets in `fuzz/` can
+/// reach it; the app itself builds one in [`app`].
+pub use spec_index::SpecIndex;
 
 /// What the HTTP layer needs from the rest of the service.
 pub struct HttpDeps {

@@ -162,6 +162,10 @@ pub struct NoopLoginThrottle;
 
 #[async_trait]
 impl LoginThrottle for NoopLoginThrottle {
+    async fn release(&self, _email: &EmailAddress, _ip: Option<IpAddr>) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     async fn attempt(
         &self,
         _email: &EmailAddress,
@@ -275,6 +279,19 @@ fn count_into<K: Clone + Eq + std::hash::Hash>(
     map.insert(key, limit.count(window, now));
 }
 
+fn uncount<K, Q>(map: &mut HashMap<K, ThrottleWindow>, key: &Q)
+where
+    K: std::borrow::Borrow<Q> + Eq + std::hash::Hash,
+    Q: Eq + std::hash::Hash + ?Sized,
+{
+    if let Some(window) = map.get_mut(key) {
+        window.failures = window.failures.saturating_sub(1);
+        if window.failures == 0 {
+            map.remove(key);
+        }
+    }
+}
+
 fn longest(a: ThrottleVerdict, b: ThrottleVerdict) -> Option<u64> {
     match (a, b) {
         (ThrottleVerdict::Allowed, ThrottleVerdict::Allowed) => None,
@@ -332,6 +349,14 @@ impl LoginThrottle for InMemoryLoginThrottle {
             now,
         );
         Ok(ThrottleDecision::Allowed)
+    }
+
+    async fn release(&self, email: &EmailAddress, ip: Option<IpAddr>) -> anyhow::Result<()> {
+        let mut counters = self.lock();
+        let source_key: SourceKey = (email.as_str().to_owned(), ip.map(ip_bucket));
+        uncount(&mut counters.per_source, &source_key);
+        uncount(&mut counters.per_account, email.as_str());
+        Ok(())
     }
 
     async fn succeeded(&self, email: &EmailAddress, ip: Option<IpAddr>) -> anyhow::Result<()> {
@@ -594,6 +619,40 @@ mod tests {
                 ThrottleDecision::Allowed
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_released_attempt_is_given_back() {
+        let throttle = InMemoryLoginThrottle::new(policy(), 1_000);
+        let ada = email("ada@example.com");
+        for _ in 0..10 {
+            throttle
+                .attempt(&ada, ip("198.51.100.1"), t0())
+                .await
+                .expect("ok");
+            throttle
+                .release(&ada, ip("198.51.100.1"))
+                .await
+                .expect("ok");
+        }
+        assert!(throttle.is_empty());
+        for _ in 0..10 {
+            throttle
+                .attempt(&ada, ip("198.51.100.1"), t0())
+                .await
+                .expect("ok");
+        }
+        throttle
+            .release(&ada, ip("198.51.100.1"))
+            .await
+            .expect("ok");
+        assert_eq!(
+            throttle
+                .attempt(&ada, ip("198.51.100.1"), t0())
+                .await
+                .expect("ok"),
+            ThrottleDecision::Allowed
+        );
     }
 
     #[tokio::test]

@@ -175,6 +175,7 @@ fn int_claim(map: &Map<String, Value>, name: &str) -> Option<i64> {
 mod tests {
     use chrono::{TimeZone, Utc};
     use domain::{EmailAddress, TokenPolicy};
+    use proptest::prelude::*;
 
     use super::*;
 
@@ -364,6 +365,141 @@ mod tests {
                 Err(TokenDecodeError::Invalid),
                 "{junk:?}"
             );
+        }
+    }
+
+    /// The base64url alphabet a token is written in.
+    const B64URL: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    fn codec() -> JwtTokenCodec {
+        JwtTokenCodec::new(&secret("current"), &[])
+    }
+
+    /// The three segments of a token.
+    fn split(token: &str) -> (&str, &str, &str) {
+        let (header, rest) = token.split_once('.').expect("a header segment");
+        let (payload, signature) = rest.split_once('.').expect("payload and signature");
+        (header, payload, signature)
+    }
+
+    /// The header segment `encode` writes, so that made-up tokens reach the signature.
+    fn genuine_header() -> String {
+        let token = codec().encode(&claims()).expect("encode");
+        split(&token).0.to_owned()
+    }
+
+    #[test]
+    fn every_other_last_character_of_the_signature_is_refused() {
+        // The last of 43 base64 characters carries 2 bits of the MAC and 4 padding bits:
+        // a decoder that ignored the padding bits would accept 3 other spellings.
+        let codec = codec();
+        let c = claims();
+        let token = codec.encode(&c).expect("encode");
+        let (stem, last) = token.split_at(token.len() - 1);
+        for other in B64URL.chars().filter(|&ch| ch.to_string() != last) {
+            assert_eq!(
+                codec.decode(&format!("{stem}{other}")),
+                Err(TokenDecodeError::Invalid),
+                "last character {other:?} instead of {last:?}"
+            );
+        }
+        assert_eq!(codec.decode(&token), Ok(c));
+    }
+
+    /// A segment without dots: mostly base64url, sometimes anything.
+    fn segment() -> impl Strategy<Value = String> {
+        prop_oneof![3 => "[A-Za-z0-9_-]{0,64}", 1 => "[^.]{0,32}"]
+    }
+
+    /// Emails as `Claims::issue` would write them: strings that parse, normalised.
+    fn any_email() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[ \t]{0,2}[A-Za-z0-9._%+-]{1,20}@[A-Za-z0-9-]{1,15}(\\.[A-Za-z]{2,6}){1,2}",
+            "[A-Za-z0-9À-ÿΣσß]{1,10}@[a-zà-ÿ0-9]{1,10}\\.[a-z]{2,4}",
+            "\\PC{1,10}@[a-z]{1,8}\\.[a-z]{2,4}",
+        ]
+        .prop_filter_map("an email that parses", |raw| {
+            EmailAddress::parse(&raw)
+                .ok()
+                .map(|email| email.as_str().to_owned())
+        })
+    }
+
+    fn any_claims() -> impl Strategy<Value = Claims> {
+        (
+            any_email(),
+            any::<[u128; 3]>(),
+            any::<[i64; 3]>(),
+            any::<String>(),
+            any::<String>(),
+        )
+            .prop_map(|(email, [sub, sid, jti], [iat, nbf, exp], iss, aud)| Claims {
+                sub: UserId::from_uuid(Uuid::from_u128(sub)),
+                email,
+                sid: SessionId::from_uuid(Uuid::from_u128(sid)),
+                jti: Uuid::from_u128(jti),
+                iat,
+                nbf,
+                exp,
+                iss,
+                aud,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_any_string_never_panics_and_is_invalid(raw in any::<String>()) {
+            prop_assert_eq!(codec().decode(&raw), Err(TokenDecodeError::Invalid));
+        }
+
+        #[test]
+        fn decoding_any_three_segment_string_never_panics_and_is_invalid(
+            header in prop_oneof![segment(), Just(genuine_header())],
+            payload in segment(),
+            signature in segment(),
+        ) {
+            let token = format!("{header}.{payload}.{signature}");
+            prop_assert_eq!(codec().decode(&token), Err(TokenDecodeError::Invalid));
+        }
+
+        #[test]
+        fn any_claims_survive_an_encode_decode_round_trip(c in any_claims()) {
+            let codec = codec();
+            let token = codec.encode(&c).expect("encode");
+            prop_assert_eq!(codec.decode(&token), Ok(c));
+        }
+
+        #[test]
+        fn changing_one_character_of_the_payload_or_signature_makes_a_token_invalid(
+            c in any_claims(),
+            in_signature in any::<bool>(),
+            at in any::<prop::sample::Index>(),
+            replacement in prop_oneof![
+                4 => prop::sample::select(B64URL.chars().collect::<Vec<_>>()),
+                1 => any::<char>(),
+            ],
+        ) {
+            let codec = codec();
+            let token = codec.encode(&c).expect("encode");
+            let (header, payload, signature) = split(&token);
+            let mut chars: Vec<char> =
+                if in_signature { signature } else { payload }.chars().collect();
+            let i = at.index(chars.len());
+            chars[i] = if replacement != chars[i] {
+                replacement
+            } else if chars[i] == 'A' {
+                'B'
+            } else {
+                'A'
+            };
+            let changed: String = chars.into_iter().collect();
+            let mutated = if in_signature {
+                format!("{header}.{payload}.{changed}")
+            } else {
+                format!("{header}.{changed}.{signature}")
+            };
+            prop_assert_ne!(&mutated, &token);
+            prop_assert_eq!(codec.decode(&mutated), Err(TokenDecodeError::Invalid));
         }
     }
 }

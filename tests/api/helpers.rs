@@ -1,7 +1,10 @@
 //! `spawn_app`: the production wiring on port 0 with an isolated database.
 
+use std::sync::Arc;
+
 use adapters::bootstrap::{build_app, resolve_jwt_secret};
 use adapters::config::Settings;
+use adapters::crypto::Argon2PasswordHasher;
 use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use reqwest::{Client, Response, StatusCode};
@@ -17,6 +20,8 @@ pub const PASSWORD: &str = "Correct-Horse-42";
 pub struct TestApp {
     pub address: String,
     pub client: Client,
+    /// The app's password hasher: `hasher.pool().stats()` counts the hashing jobs.
+    pub hasher: Arc<Argon2PasswordHasher>,
     /// Holds the database and secret file until the test ends.
     pub _dir: TempDir,
 }
@@ -56,6 +61,7 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         .first()
         .and_then(|a| a.as_socket_addr().map(|s| s.port()))
         .expect("port");
+    let hasher = Arc::clone(&app.hasher);
     tokio::spawn(Server::new_with_acceptor(acceptor).run(app.endpoint));
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -63,6 +69,7 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
             .user_agent("gatehouse-tests")
             .build()
             .expect("client"),
+        hasher,
         _dir: dir,
     }
 }

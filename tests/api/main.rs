@@ -2,6 +2,7 @@
 //! builds it) on a loopback port with its own SQLite database, driven over real HTTP;
 //! and the real `gatehouse` binary for what needs a process (CLI, start-up, restarts).
 
+mod abuse;
 mod account;
 mod auth;
 mod binary;

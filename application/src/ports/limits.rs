@@ -85,4 +85,12 @@ pub trait LoginThrottle: Send + Sync + 'static {
     /// # Errors
     /// Storage failures only.
     async fn succeeded(&self, email: &EmailAddress, ip: Option<IpAddr>) -> anyhow::Result<()>;
+
+    /// Gives back one attempt counted by [`LoginThrottle::attempt`] that did not end in
+    /// a judgement of the password (the service failed: database down, hashing
+    /// saturated) — such an attempt is not a failed login.
+    ///
+    /// # Errors
+    /// Storage failures only.
+    async fn release(&self, email: &EmailAddress, ip: Option<IpAddr>) -> anyhow::Result<()>;
 }

@@ -74,6 +74,32 @@ pub(crate) async fn throttle_password_check(
     }
 }
 
+/// Verifies the caller's password after [`throttle_password_check`] counted the attempt;
+/// when the verification itself fails (hashing saturated), the attempt is given back —
+/// it was not a wrong password.
+pub(crate) async fn verify_counted(
+    ports: &Ports,
+    principal: &Principal,
+    caller: &Caller,
+    password: domain::PlaintextPassword,
+) -> anyhow::Result<crate::ports::PasswordCheck> {
+    match ports
+        .hasher
+        .verify(password, principal.user.password_hash.clone())
+        .await
+    {
+        Ok(check) => Ok(check),
+        Err(err) => {
+            // Best effort: the error to report is the verification's.
+            let _ = ports
+                .throttle
+                .release(&principal.user.email, caller.ip)
+                .await;
+            Err(err)
+        }
+    }
+}
+
 /// Records a failed event of the caller's own.
 pub(crate) async fn record_failure(
     ports: &Ports,

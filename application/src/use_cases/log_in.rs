@@ -88,16 +88,28 @@ pub async fn log_in(
         return Err(LogInError::Throttled { retry_after_secs });
     }
 
-    let Some(user) = ports.users.find_by_email(&email).await? else {
-        ports.hasher.verify_dummy(password).await?;
+    // Until the password has been judged, a failure of ours (database down, hashing
+    // saturated) is not a failed login: give the counted attempt back.
+    let user = match ports.users.find_by_email(&email).await {
+        Ok(user) => user,
+        Err(err) => return Err(uncount(ports, &email, ip, err).await),
+    };
+    let Some(user) = user else {
+        if let Err(err) = ports.hasher.verify_dummy(password).await {
+            return Err(uncount(ports, &email, ip, err).await);
+        }
         fail(ports, None, FailureReason::UnknownEmail, &request.caller).await?;
         return Err(LogInError::InvalidCredentials);
     };
 
-    let check = ports
+    let check = match ports
         .hasher
         .verify(password.clone(), user.password_hash.clone())
-        .await?;
+        .await
+    {
+        Ok(check) => check,
+        Err(err) => return Err(uncount(ports, &email, ip, err).await),
+    };
     let needs_rehash = match check {
         PasswordCheck::Mismatch => {
             fail(
@@ -157,6 +169,19 @@ pub async fn log_in(
         token,
         expires_in: config.token_policy.ttl_seconds,
     })
+}
+
+/// Gives back an attempt counted by the throttle, for an error that was not the
+/// caller's failure; the original error is what the caller gets.
+async fn uncount(
+    ports: &Ports,
+    email: &domain::EmailAddress,
+    ip: Option<std::net::IpAddr>,
+    err: anyhow::Error,
+) -> LogInError {
+    // Best effort: the error to report is `err`, not a second one from the throttle.
+    let _ = ports.throttle.release(email, ip).await;
+    LogInError::Unexpected(err)
 }
 
 async fn fail(
@@ -664,8 +689,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn login_when_the_user_lookup_is_unavailable_returns_unexpected_carrying_unavailable() {
+    async fn login_when_the_user_lookup_is_unavailable_returns_unexpected_and_gives_the_attempt_back_carrying_unavailable()
+     {
         let mut mocks = Mocks::default();
+        // A failure of ours is not a failed login: the counted attempt is given back.
+        mocks
+            .throttle
+            .expect_release()
+            .times(1)
+            .returning(|_, _| Ok(()));
         throttle(&mut mocks, ThrottleDecision::Allowed, None);
         mocks
             .users
@@ -708,8 +740,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn login_when_hashing_is_unavailable_returns_unexpected_and_records_no_failure() {
+    async fn login_when_hashing_is_unavailable_returns_unexpected_and_gives_the_attempt_back_and_records_no_failure()
+     {
         let mut mocks = Mocks::default();
+        // A failure of ours is not a failed login: the counted attempt is given back.
+        mocks
+            .throttle
+            .expect_release()
+            .times(1)
+            .returning(|_, _| Ok(()));
         throttle(&mut mocks, ThrottleDecision::Allowed, None);
         finds(&mut mocks, Some(stored_user()));
         mocks

@@ -4,7 +4,7 @@ use domain::{AuthEvent, AuthEventType, EventId, FailureReason, PlaintextPassword
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-use super::{Forbidden, ensure_own, record_failure, throttle_password_check};
+use super::{Forbidden, ensure_own, record_failure, throttle_password_check, verify_counted};
 use crate::ports::PasswordCheck;
 use crate::service::Ports;
 use crate::{Caller, Principal};
@@ -62,12 +62,7 @@ pub async fn deactivate(
     }
     let user = &principal.user;
     let password = PlaintextPassword::new(request.password.expose_secret().to_owned());
-    if ports
-        .hasher
-        .verify(password, user.password_hash.clone())
-        .await?
-        == PasswordCheck::Mismatch
-    {
+    if verify_counted(ports, principal, caller, password).await? == PasswordCheck::Mismatch {
         record_failure(
             ports,
             principal,
@@ -336,10 +331,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn deactivating_when_verification_is_unavailable_returns_unexpected_records_nothing_and_stores_nothing()
+    async fn deactivating_when_verification_is_unavailable_returns_unexpected_and_gives_the_attempt_back_records_nothing_and_stores_nothing()
      {
         let principal = principal();
         let mut mocks = Mocks::default();
+        // A failure of ours is not a failed login: the counted attempt is given back.
+        mocks
+            .throttle
+            .expect_release()
+            .times(1)
+            .returning(|_, _| Ok(()));
         throttle(&mut mocks, ThrottleDecision::Allowed, None);
         mocks
             .hasher
