@@ -433,17 +433,19 @@ mod tests {
             any::<String>(),
             any::<String>(),
         )
-            .prop_map(|(email, [sub, sid, jti], [iat, nbf, exp], iss, aud)| Claims {
-                sub: UserId::from_uuid(Uuid::from_u128(sub)),
-                email,
-                sid: SessionId::from_uuid(Uuid::from_u128(sid)),
-                jti: Uuid::from_u128(jti),
-                iat,
-                nbf,
-                exp,
-                iss,
-                aud,
-            })
+            .prop_map(
+                |(email, [sub, sid, jti], [iat, nbf, exp], iss, aud)| Claims {
+                    sub: UserId::from_uuid(Uuid::from_u128(sub)),
+                    email,
+                    sid: SessionId::from_uuid(Uuid::from_u128(sid)),
+                    jti: Uuid::from_u128(jti),
+                    iat,
+                    nbf,
+                    exp,
+                    iss,
+                    aud,
+                },
+            )
     }
 
     proptest! {

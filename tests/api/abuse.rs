@@ -17,9 +17,8 @@ use reqwest::{Method, Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    PASSWORD, TEST_SECRET, TestApp, assert_error, spawn_app_with, token, unique_email,
-};
+use super::spawn_app_with;
+use crate::helpers::{PASSWORD, TEST_SECRET, TestApp, assert_error, token, unique_email};
 
 /// A password that meets the compat policy and is not the user's.
 const WRONG_PASSWORD: &str = "Wrong-Horse-42";

@@ -10,9 +10,8 @@ use reqwest::{Method, Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    PASSWORD, TEST_SECRET, TestApp, assert_error, spawn_app, spawn_app_with, token, unique_email,
-};
+use super::{spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, TEST_SECRET, TestApp, assert_error, token, unique_email};
 
 /// A password that meets the compat policy and differs from [`PASSWORD`].
 const NEW_PASSWORD: &str = "Battery-Staple-77";

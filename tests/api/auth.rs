@@ -3,7 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, assert_error, spawn_app, token, unique_email};
+use super::spawn_app;
+use crate::helpers::{PASSWORD, assert_error, token, unique_email};
 
 #[tokio::test]
 async fn signup_returns_201_with_a_token_that_authenticates_me() {
@@ -90,7 +91,7 @@ async fn signup_with_a_weak_password_lists_every_violated_rule() {
 
 #[tokio::test]
 async fn the_nist_policy_needs_fifteen_characters_and_no_composition() {
-    let app = crate::helpers::spawn_app_with(&[("PASSWORD_POLICY", "nist")]).await;
+    let app = super::spawn_app_with(&[("PASSWORD_POLICY", "nist")]).await;
     let resp = app.sign_up(&unique_email(), "Short-Pass-1").await;
     let body = assert_error(resp, StatusCode::BAD_REQUEST, "VALIDATION_PASSWORD").await;
     assert_eq!(

@@ -3,7 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{assert_error, spawn_app};
+use super::spawn_app;
+use crate::helpers::assert_error;
 
 #[tokio::test]
 async fn an_unknown_route_is_404_not_found_in_the_envelope() {

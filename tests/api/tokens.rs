@@ -8,7 +8,8 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::helpers::{TEST_SECRET, TestApp, assert_error, spawn_app, spawn_app_with, token};
+use super::{spawn_app, spawn_app_with};
+use crate::helpers::{TEST_SECRET, TestApp, assert_error, token};
 
 /// The claims of a real token, for re-signing variants of it.
 fn claims_of(token: &str) -> Value {

@@ -73,7 +73,7 @@ pub fn envelope_layer<E: Endpoint + 'static>(
                     .headers()
                     .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
             let mut resp = match (&origin, is_preflight) {
-                (Some(origin), true) => preflight(origin, req.uri().path(), &index),
+                (Some(_), true) => preflight(req.uri().path(), &index),
                 _ => request_id::scope(id.clone(), limited(ep, req, index, service)).await,
             };
             if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
@@ -100,7 +100,7 @@ pub fn envelope_layer<E: Endpoint + 'static>(
 /// the spec) and the two request headers the API reads. Origins not listed get no CORS
 /// headers at all — their requests are served (or refused) as if CORS did not exist,
 /// and the browser enforces the rest.
-fn preflight(_origin: &str, path: &str, index: &SpecIndex) -> Response {
+fn preflight(path: &str, index: &SpecIndex) -> Response {
     let methods = index
         .allowed_methods(path)
         .unwrap_or_else(|| "GET, POST, PUT, DELETE".to_owned());
