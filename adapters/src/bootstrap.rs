@@ -122,7 +122,8 @@ fn write_private(path: &Path, secret: &str) -> anyhow::Result<()> {
 /// # Errors
 /// Database unreachable, migrations failing, invalid hashing parameters.
 pub async fn build_app(settings: &Settings, jwt_secret: &SecretString) -> anyhow::Result<App> {
-    let database = persistence::connect(&settings.database_url).await?;
+    let database =
+        persistence::connect_with(&settings.database_url, settings.database_pool).await?;
     database.migrate_up().await?;
 
     let pool = Arc::new(HashPool::new(

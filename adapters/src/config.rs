@@ -83,6 +83,8 @@ pub struct Settings {
     pub environment: Environment,
     /// `DATABASE_URL`.
     pub database_url: String,
+    /// `DATABASE_MAX_CONNECTIONS`, `DATABASE_CONNECT_TIMEOUT_SECONDS`.
+    pub database_pool: crate::persistence::PoolSettings,
     /// `HOST`.
     pub host: String,
     /// `PORT`.
@@ -289,9 +291,21 @@ impl Settings {
             ));
         }
 
+        let max_connections: u32 = parse(&var, "DATABASE_MAX_CONNECTIONS", 0)?;
+        let connect_timeout_secs: u64 = parse(&var, "DATABASE_CONNECT_TIMEOUT_SECONDS", 5)?;
+        if connect_timeout_secs == 0 {
+            return Err(ConfigError::new(
+                "DATABASE_CONNECT_TIMEOUT_SECONDS",
+                "must be at least 1",
+            ));
+        }
         let settings = Settings {
             environment,
             database_url,
+            database_pool: crate::persistence::PoolSettings {
+                max_connections: (max_connections > 0).then_some(max_connections),
+                connect_timeout_secs,
+            },
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port: parse(&var, "PORT", 8000)?,
             jwt_secret,
@@ -424,6 +438,22 @@ mod tests {
         assert_eq!(s.auth_event_retention_days, 90);
         assert_eq!(s.jwt_secret_file, PathBuf::from(".gatehouse/jwt-secret"));
         assert!(s.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn pool_settings_default_per_backend_and_can_be_set() {
+        let s = settings(&[]).expect("defaults");
+        assert_eq!(s.database_pool.max_connections, None);
+        assert_eq!(s.database_pool.connect_timeout_secs, 5);
+        let s = settings(&[
+            ("DATABASE_MAX_CONNECTIONS", "20"),
+            ("DATABASE_CONNECT_TIMEOUT_SECONDS", "2"),
+        ])
+        .expect("set");
+        assert_eq!(s.database_pool.max_connections, Some(20));
+        assert_eq!(s.database_pool.connect_timeout_secs, 2);
+        let err = settings(&[("DATABASE_CONNECT_TIMEOUT_SECONDS", "0")]).expect_err("zero");
+        assert_eq!(err.variable, "DATABASE_CONNECT_TIMEOUT_SECONDS");
     }
 
     #[test]

@@ -88,7 +88,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Migrate { action } => {
             let settings = Settings::from_env()?;
             telemetry::init(&settings.log_level, settings.log_format);
-            let database = persistence::connect(&settings.database_url).await?;
+            let database =
+                persistence::connect_with(&settings.database_url, settings.database_pool).await?;
             match action.unwrap_or(MigrateAction::Up) {
                 MigrateAction::Up => {
                     database.migrate_up().await?;

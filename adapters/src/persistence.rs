@@ -9,5 +9,5 @@ mod connection;
 mod entities;
 mod repositories;
 
-pub use connection::{Database, connect};
+pub use connection::{Database, PoolSettings, connect, connect_with};
 pub use repositories::{SeaOrmAuthEventLog, SeaOrmSessionRepository, SeaOrmUserRepository};

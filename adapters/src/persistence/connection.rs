@@ -17,6 +17,34 @@ pub struct Database {
 /// How long a client is told to wait when the database is unreachable.
 const DATABASE_RETRY_AFTER_SECS: u64 = 2;
 
+/// Pool settings (`DATABASE_MAX_CONNECTIONS`, `DATABASE_CONNECT_TIMEOUT_SECONDS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Connections at most; `None` picks the backend's default (4 for a SQLite file, 10
+    /// for PostgreSQL — on 2 cores more only queue inside the server).
+    pub max_connections: Option<u32>,
+    /// How long to wait for a connection (opening one, or taking one from a busy pool)
+    /// before the request gets 503.
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: None,
+            connect_timeout_secs: 5,
+        }
+    }
+}
+
+/// Connects with the default pool settings. See [`connect_with`].
+///
+/// # Errors
+/// When the database cannot be reached or opened.
+pub async fn connect(url: &str) -> anyhow::Result<Database> {
+    connect_with(url, PoolSettings::default()).await
+}
+
 /// Connects with pool settings suited to a 2-core machine.
 ///
 /// SQLite: the file is created when missing (`mode=rwc`); WAL lets readers run beside the
@@ -28,7 +56,7 @@ const DATABASE_RETRY_AFTER_SECS: u64 = 2;
 ///
 /// # Errors
 /// When the database cannot be reached or opened.
-pub async fn connect(url: &str) -> anyhow::Result<Database> {
+pub async fn connect_with(url: &str, pool: PoolSettings) -> anyhow::Result<Database> {
     let is_sqlite = url.starts_with("sqlite:");
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     let url = if is_sqlite && !in_memory && !url.contains("mode=") {
@@ -40,8 +68,8 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
     let mut options = ConnectOptions::new(url);
     options
         .sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5));
+        .connect_timeout(Duration::from_secs(pool.connect_timeout_secs))
+        .acquire_timeout(Duration::from_secs(pool.connect_timeout_secs));
     if is_sqlite {
         // An in-memory database exists per connection: it must have exactly one.
         if in_memory {
@@ -53,7 +81,7 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
                 .idle_timeout(None)
                 .max_lifetime(None);
         } else {
-            options.max_connections(4);
+            options.max_connections(pool.max_connections.unwrap_or(4));
         }
         options.map_sqlx_sqlite_opts(move |opts| {
             let opts = opts
@@ -67,7 +95,9 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
             }
         });
     } else {
-        options.max_connections(10).min_connections(1);
+        options
+            .max_connections(pool.max_connections.unwrap_or(10))
+            .min_connections(1);
     }
     let conn = sea_orm::Database::connect(options)
         .await
@@ -86,6 +116,7 @@ impl Database {
     /// # Errors
     /// A failed migration, or a database whose schema is newer than this binary knows.
     pub async fn migrate_up(&self) -> anyhow::Result<()> {
+        self.refuse_newer_schema().await?;
         Migrator::up(&self.conn, None)
             .await
             .context("applying migrations")
@@ -106,6 +137,7 @@ impl Database {
     /// # Errors
     /// When the database cannot be read, or holds migrations this binary does not know.
     pub async fn migration_status(&self) -> anyhow::Result<Vec<(String, bool)>> {
+        self.refuse_newer_schema().await?;
         let migrations = Migrator::get_migration_with_status(&self.conn)
             .await
             .context("reading migration status")?;
@@ -118,6 +150,30 @@ impl Database {
                 )
             })
             .collect())
+    }
+
+    /// Refuses a database that holds migrations this binary does not know: it was
+    /// migrated by a newer gatehouse, and running against it could corrupt data.
+    async fn refuse_newer_schema(&self) -> anyhow::Result<()> {
+        let applied = Migrator::get_migration_models(&self.conn)
+            .await
+            .context("reading applied migrations")?;
+        let known: Vec<String> = Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
+        let unknown: Vec<String> = applied
+            .into_iter()
+            .map(|m| m.version)
+            .filter(|v| !known.contains(v))
+            .collect();
+        anyhow::ensure!(
+            unknown.is_empty(),
+            "the database schema is newer than this gatehouse {} knows (applied migrations it does not have: {}); run the gatehouse version that migrated it, or newer",
+            env!("CARGO_PKG_VERSION"),
+            unknown.join(", ")
+        );
+        Ok(())
     }
 
     /// Whether the database answers a trivial query.
@@ -139,5 +195,46 @@ pub(crate) fn db_error(err: DbErr) -> anyhow::Error {
         .context(format!("database unreachable: {err}"))
     } else {
         anyhow::Error::new(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::ConnectionTrait as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_database_migrated_by_a_newer_gatehouse_is_refused_with_a_clear_message() {
+        let db = connect("sqlite::memory:").await.expect("opens");
+        db.migrate_up().await.expect("migrates");
+        db.connection()
+            .execute_unprepared(
+                "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29990101_000001_from_the_future', 0)",
+            )
+            .await
+            .expect("insert");
+        let err = db.migrate_up().await.expect_err("refused");
+        let message = format!("{err:#}");
+        assert!(message.contains("newer than this gatehouse"), "{message}");
+        assert!(
+            message.contains("m29990101_000001_from_the_future"),
+            "{message}"
+        );
+        assert!(db.migration_status().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn migrating_twice_is_a_no_op() {
+        let db = connect("sqlite::memory:").await.expect("opens");
+        db.migrate_up().await.expect("migrates");
+        db.migrate_up().await.expect("migrates again");
+        assert!(
+            db.migration_status()
+                .await
+                .expect("status")
+                .iter()
+                .all(|(_, applied)| *applied)
+        );
     }
 }
