@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20260101_000001_create_users;
 mod m20260101_000002_create_sessions;
 mod m20260101_000003_create_auth_events;
+mod m20260102_000001_case_insensitive_email;
 
 /// Applies gatehouse's migrations in order.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000001_create_users::Migration),
             Box::new(m20260101_000002_create_sessions::Migration),
             Box::new(m20260101_000003_create_auth_events::Migration),
+            Box::new(m20260102_000001_case_insensitive_email::Migration),
         ]
     }
 }

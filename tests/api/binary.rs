@@ -195,7 +195,7 @@ fn migrate_status_lists_the_migrations_before_and_after_migrate_up() {
     let before = status(dir.path());
     assert_eq!(
         before.lines().filter(|l| l.starts_with("pending ")).count(),
-        3,
+        4,
         "{before}"
     );
     let up = gatehouse(dir.path())
@@ -206,7 +206,7 @@ fn migrate_status_lists_the_migrations_before_and_after_migrate_up() {
     let after = status(dir.path());
     assert_eq!(
         after.lines().filter(|l| l.starts_with("applied ")).count(),
-        3,
+        4,
         "{after}"
     );
 }

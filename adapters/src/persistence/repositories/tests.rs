@@ -1784,13 +1784,14 @@ async fn timestamps_round_trip_with_their_sub_seconds_and_are_stored_in_utc() {
 // Connection and migrations
 // ---------------------------------------------------------------------------------------
 
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     "m20260101_000001_create_users",
     "m20260101_000002_create_sessions",
     "m20260101_000003_create_auth_events",
+    "m20260102_000001_case_insensitive_email",
 ];
 
-fn status(names_applied: [bool; 3]) -> Vec<(String, bool)> {
+fn status(names_applied: [bool; 4]) -> Vec<(String, bool)> {
     MIGRATIONS
         .iter()
         .zip(names_applied)
@@ -1799,21 +1800,21 @@ fn status(names_applied: [bool; 3]) -> Vec<(String, bool)> {
 }
 
 #[tokio::test]
-async fn migration_status_lists_the_three_migrations_as_applied_after_migrate_up() {
+async fn migration_status_lists_every_migration_as_applied_after_migrate_up() {
     let db = connect("sqlite::memory:").await.expect("opens");
     assert_eq!(
         db.migration_status().await.expect("status readable"),
-        status([false, false, false])
+        status([false, false, false, false])
     );
     db.migrate_up().await.expect("migrations apply");
     assert_eq!(
         db.migration_status().await.expect("status readable"),
-        status([true, true, true])
+        status([true, true, true, true])
     );
     db.migrate_up().await.expect("applying again is a no-op");
     assert_eq!(
         db.migration_status().await.expect("status readable"),
-        status([true, true, true])
+        status([true, true, true, true])
     );
 }
 
@@ -1825,7 +1826,12 @@ async fn migrate_down_rolls_back_the_last_migration_and_migrate_up_reapplies_it(
     db.migrate_down().await.expect("rollback works");
     assert_eq!(
         db.migration_status().await.expect("status readable"),
-        status([true, true, false])
+        status([true, true, true, false])
+    );
+    db.migrate_down().await.expect("rollback works");
+    assert_eq!(
+        db.migration_status().await.expect("status readable"),
+        status([true, true, false, false])
     );
     let tables = raw_all(
         &db,
@@ -1839,7 +1845,7 @@ async fn migrate_down_rolls_back_the_last_migration_and_migrate_up_reapplies_it(
     db.migrate_up().await.expect("re-applying works");
     assert_eq!(
         db.migration_status().await.expect("status readable"),
-        status([true, true, true])
+        status([true, true, true, true])
     );
     let event = success_event(AuthEventType::Logout, None, at(10));
     SeaOrmAuthEventLog::new(db.clone())
@@ -1855,9 +1861,10 @@ async fn migrating_all_the_way_down_and_up_again_leaves_a_working_empty_schema()
     sign_up(&db, "walter@example.com").await;
 
     for expected in [
-        [true, true, false],
-        [true, false, false],
-        [false, false, false],
+        [true, true, true, false],
+        [true, true, false, false],
+        [true, false, false, false],
+        [false, false, false, false],
     ] {
         db.migrate_down().await.expect("rollback works");
         assert_eq!(
@@ -1905,7 +1912,7 @@ async fn data_on_a_file_database_survives_reconnecting() {
     let db = connect(&url).await.expect("file database reopens");
     assert_eq!(
         db.migration_status().await.expect("status readable"),
-        status([true, true, true]),
+        status([true, true, true, true]),
         "the schema persisted"
     );
     db.migrate_up().await.expect("nothing left to apply");
@@ -2097,4 +2104,22 @@ async fn pruning_deletes_old_events_and_long_dead_sessions_but_never_a_live_one(
     let events = stored_events(&db).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event_type, AuthEventType::Login);
+}
+
+#[tokio::test]
+async fn the_database_refuses_a_case_variant_of_a_stored_email_even_written_raw() {
+    let db = memory_db().await;
+    sign_up(&db, "case@example.com").await;
+    let raw = db
+        .connection()
+        .execute_unprepared(
+            "INSERT INTO users (id, email, password_hash, created_at, is_active) \
+             VALUES (X'00000000000000000000000000000001', 'Case@Example.com', 'x', '2026-01-01T00:00:00+00:00', 1)",
+        )
+        .await;
+    let err = raw.expect_err("the lower(email) index refuses it");
+    assert!(
+        matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))),
+        "{err}"
+    );
 }
