@@ -226,3 +226,73 @@ async fn protected_routes_without_a_token_answer_401_auth_missing() {
         assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_MISSING").await;
     }
 }
+
+#[tokio::test]
+async fn fifty_parallel_signups_of_one_email_create_exactly_one_account() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let attempts = (0..50).map(|_| app.sign_up(&email, PASSWORD));
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.status())
+        .collect();
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let conflicts = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((created, conflicts), (1, 49), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn fifty_parallel_logouts_of_one_session_answer_only_the_contracts_codes_and_log_it_once() {
+    let app = spawn_app().await;
+    let (email, first) = app.new_user().await;
+    let second: serde_json::Value = app
+        .log_in(&email, PASSWORD)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let doomed = token(&second);
+    let attempts = (0..50).map(|_| app.log_out(&doomed));
+    let mut ok = 0;
+    for resp in futures::future::join_all(attempts).await {
+        match resp.status() {
+            StatusCode::OK => ok += 1,
+            StatusCode::UNAUTHORIZED => {
+                assert_error(resp, StatusCode::UNAUTHORIZED, "AUTH_REVOKED").await;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(ok >= 1);
+    assert_error(
+        app.me(&doomed).await,
+        StatusCode::UNAUTHORIZED,
+        "AUTH_REVOKED",
+    )
+    .await;
+    let user_id = first["user_id"].as_str().expect("user id");
+    let log: serde_json::Value = app
+        .client
+        .get(app.url(&format!("/api/{user_id}/auth-events?limit=100")))
+        .bearer_auth(token(&first))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let logouts = log["data"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["event_type"] == "logout")
+        .count();
+    assert_eq!(logouts, 1, "one session, one logout event");
+}

@@ -75,7 +75,7 @@ impl Drop for PostgresDatabase {
 
 /// Creates a fresh PostgreSQL database, or `None` when no server answers and this is not
 /// CI (CI=true makes an unreachable PostgreSQL a failure, never a silent skip).
-async fn postgres_database() -> Option<PostgresDatabase> {
+pub async fn postgres_database() -> Option<PostgresDatabase> {
     use sea_orm::ConnectionTrait as _;
     let base = postgres_base();
     // Known unreachable: do not wait for a connect timeout in every test.
