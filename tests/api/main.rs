@@ -13,6 +13,7 @@
 
 mod binary;
 mod contract;
+mod faults;
 mod helpers;
 
 mod postgres;

@@ -182,9 +182,36 @@ impl Database {
     }
 }
 
+/// Whether `err` means "the database cannot be reached right now" rather than "this
+/// statement is wrong": no connection to be had, a connection lost mid-query (I/O,
+/// TLS, protocol), or PostgreSQL refusing or shutting connections (SQLSTATE class 08,
+/// and 57P01–57P03: terminated by an administrator, crash shutdown, cannot connect now).
+fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                Sqlx::Io(_)
+                | Sqlx::Tls(_)
+                | Sqlx::Protocol(_)
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::WorkerCrashed => true,
+                Sqlx::Database(db) => db.code().is_some_and(|code| {
+                    code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+                }),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 /// Wraps a database error, marking connection-level failures as [`Unavailable`].
 pub(crate) fn db_error(err: DbErr) -> anyhow::Error {
-    let unavailable = matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_));
+    let unavailable = is_unavailable(&err);
     if unavailable {
         // The marker is the root cause so that it is found under any context added
         // later; the database's own message stays in the chain for the logs.
