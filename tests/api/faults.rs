@@ -114,6 +114,17 @@ async fn a_database_outage_answers_503_keeps_health_up_and_recovers_without_a_re
         "SERVICE_UNAVAILABLE",
     )
     .await;
+    // More signups while the database is away: none may leave half a signup behind.
+    let attempts = (0..10).map(|_| {
+        guard
+            .post(app.url("/api/auth/signup"))
+            .json(&serde_json::json!({"email": unique_email(), "password": PASSWORD}))
+            .send()
+    });
+    for answer in futures::future::join_all(attempts).await {
+        let answer = answer.expect("answered, not hung");
+        assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
     let ready = guard.get(app.url("/ready")).send().await.expect("answered");
     assert_error(
         ready,
@@ -178,4 +189,38 @@ async fn a_database_outage_answers_503_keeps_health_up_and_recovers_without_a_re
         .filter_map(|e| e["event_type"].as_str())
         .collect();
     assert_eq!(types, ["signup"]);
+
+    // Straight to the database: no user without its signup event, no successful signup
+    // event without its user, no session without its user.
+    use sea_orm::ConnectionTrait as _;
+    let db = sea_orm::Database::connect(&database.url)
+        .await
+        .expect("direct connection");
+    for (what, sql) in [
+        (
+            "users without their signup event",
+            "SELECT count(*) FROM users u WHERE NOT EXISTS \
+             (SELECT 1 FROM auth_events e WHERE e.user_id = u.id AND e.event_type = 'signup')",
+        ),
+        (
+            "successful signup events without a user",
+            "SELECT count(*) FROM auth_events WHERE event_type = 'signup' AND success AND user_id IS NULL",
+        ),
+        (
+            "sessions without their user",
+            "SELECT count(*) FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE u.id IS NULL",
+        ),
+    ] {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                sql,
+            ))
+            .await
+            .expect("query")
+            .expect("a row");
+        let n: i64 = row.try_get_by_index(0).expect("count");
+        assert_eq!(n, 0, "{what}");
+    }
+    let _ = db.close().await;
 }
