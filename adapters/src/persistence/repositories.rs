@@ -510,4 +510,6 @@ impl AuthEventLog for SeaOrmAuthEventLog {
 }
 
 #[cfg(test)]
-mod tests;
+mod on_postgres;
+#[cfg(test)]
+mod on_sqlite;

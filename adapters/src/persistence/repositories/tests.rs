@@ -1,5 +1,7 @@
-//! The repositories against real SQLite databases migrated by our own `Migrator`: an
-//! in-memory one per test, and a file one where reconnecting or concurrency matters.
+//! The repositories against real databases migrated by our own `Migrator`, compiled once
+//! per backend (`on_sqlite`, `on_postgres`): the parent module gives a fresh database per
+//! test (`empty_db`, `pooled_db`) and `sqlite_only!`, which leaves out on PostgreSQL the
+//! tests that are about SQLite itself (pragmas, file databases).
 //! Rows are read back through the ports and through raw SQL, so that the stored column
 //! values (the contract's strings, UTC timestamps) are checked, not only the round trip.
 
@@ -9,7 +11,6 @@ use sea_orm::{DbBackend, QueryResult, Statement, Value};
 use uuid::Uuid;
 
 use super::*;
-use crate::persistence::connect;
 
 // ---------------------------------------------------------------------------------------
 // Fixtures
@@ -21,16 +22,37 @@ fn at(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_767_225_600 + secs, 123_456_000).expect("valid test time")
 }
 
-async fn memory_db() -> Database {
-    let db = connect("sqlite::memory:")
-        .await
-        .expect("in-memory SQLite opens");
+/// A fresh migrated database: in memory on SQLite, a new database on PostgreSQL.
+async fn memory_db() -> super::TestDb {
+    let db = super::empty_db().await;
     db.migrate_up().await.expect("migrations apply");
     db
 }
 
-fn file_url(dir: &tempfile::TempDir) -> String {
-    format!("sqlite://{}/t.db", dir.path().display())
+fn backend(db: &Database) -> DbBackend {
+    db.connection().get_database_backend()
+}
+
+/// The statement for the database's backend: the `?` placeholders become `$1, $2…` on
+/// PostgreSQL.
+fn statement(db: &Database, sql: &str, values: Vec<Value>) -> Statement {
+    let backend = backend(db);
+    let sql = if backend == DbBackend::Postgres {
+        let mut numbered = String::with_capacity(sql.len() + 8);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                numbered.push_str(&format!("${n}"));
+            } else {
+                numbered.push(c);
+            }
+        }
+        numbered
+    } else {
+        sql.to_owned()
+    };
+    Statement::from_sql_and_values(backend, sql, values)
 }
 
 fn client() -> ClientInfo {
@@ -124,22 +146,14 @@ fn new_login(user_id: UserId, when: DateTime<Utc>, rehashed: Option<PasswordHash
 
 async fn raw_all(db: &Database, sql: &str, values: Vec<Value>) -> Vec<QueryResult> {
     db.connection()
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Sqlite,
-            sql,
-            values,
-        ))
+        .query_all_raw(statement(db, sql, values))
         .await
         .expect("raw query runs")
 }
 
 async fn raw_one(db: &Database, sql: &str, values: Vec<Value>) -> Option<QueryResult> {
     db.connection()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Sqlite,
-            sql,
-            values,
-        ))
+        .query_one_raw(statement(db, sql, values))
         .await
         .expect("raw query runs")
 }
@@ -493,9 +507,7 @@ async fn a_second_signup_with_the_same_normalised_email_is_email_taken_and_write
 
 #[tokio::test]
 async fn concurrent_signups_with_one_email_on_a_file_database_store_exactly_one_account() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = connect(&file_url(&dir)).await.expect("file database opens");
-    db.migrate_up().await.expect("migrations apply");
+    let db = super::pooled_db().await;
     let repo = SeaOrmUserRepository::new(db.clone());
 
     let attempts = (0..4).map(|i| {
@@ -766,9 +778,7 @@ async fn change_password_of_an_unknown_user_returns_false_and_writes_nothing() {
 
 #[tokio::test]
 async fn concurrent_password_changes_from_one_hash_on_a_file_database_let_exactly_one_win() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = connect(&file_url(&dir)).await.expect("file database opens");
-    db.migrate_up().await.expect("migrations apply");
+    let db = super::pooled_db().await;
     let (user, _, _) = sign_up(&db, "race@example.com").await;
     let repo = SeaOrmUserRepository::new(db.clone());
     let mut expected = user.password_hash.clone();
@@ -1069,15 +1079,17 @@ async fn a_session_for_an_unknown_user_is_refused_by_the_foreign_key() {
     assert_eq!(count(&db, "auth_events").await, 0);
 
     // The pragma is on for the connection, not only for this statement.
-    let pragma = raw_one(&db, "PRAGMA foreign_keys", vec![])
-        .await
-        .expect("pragma answers");
-    assert_eq!(
-        pragma
-            .try_get_by_index::<i64>(0)
-            .expect("pragma is an integer"),
-        1
-    );
+    if backend(&db) == DbBackend::Sqlite {
+        let pragma = raw_one(&db, "PRAGMA foreign_keys", vec![])
+            .await
+            .expect("pragma answers");
+        assert_eq!(
+            pragma
+                .try_get_by_index::<i64>(0)
+                .expect("pragma is an integer"),
+            1
+        );
+    }
 }
 
 #[tokio::test]
@@ -1743,15 +1755,37 @@ async fn timestamps_round_trip_with_their_sub_seconds_and_are_stored_in_utc() {
         let row = raw_one(&db, sql, vec![id.into()])
             .await
             .expect("row present");
+        if backend(&db) == DbBackend::Postgres {
+            // A `timestamptz` column: an instant, whatever the session's time zone.
+            let stored = row
+                .try_get::<DateTime<Utc>>("", "t")
+                .expect("a timestamp with time zone");
+            assert_eq!(stored, created);
+            continue;
+        }
         let raw = text(&row, "t");
         let parsed = DateTime::parse_from_rfc3339(&raw)
             .unwrap_or_else(|err| panic!("{raw:?} is a timestamp with an offset: {err}"));
         assert_eq!(parsed.offset().local_minus_utc(), 0, "{raw:?} is in UTC");
         assert_eq!(parsed.with_timezone(&Utc), created, "{raw:?}");
     }
+    if backend(&db) == DbBackend::Postgres {
+        let types = raw_all(
+            &db,
+            "SELECT data_type::text AS data_type FROM information_schema.columns \
+             WHERE column_name = 'created_at' AND table_schema = 'public' \
+             AND table_name IN ('users', 'sessions', 'auth_events')",
+            vec![],
+        )
+        .await;
+        assert_eq!(types.len(), 3);
+        for row in &types {
+            assert_eq!(text(row, "data_type"), "timestamp with time zone");
+        }
+    }
 
-    // Text ordering matches time ordering within the stored format, which the
-    // `ORDER BY created_at` of the security log relies on.
+    // Ordering by the stored value is time ordering (on SQLite: text ordering within the
+    // stored format), which the `ORDER BY created_at` of the security log relies on.
     let earlier = success_event(
         AuthEventType::Login,
         Some(user.id),
@@ -1801,7 +1835,7 @@ fn status(names_applied: [bool; 4]) -> Vec<(String, bool)> {
 
 #[tokio::test]
 async fn migration_status_lists_every_migration_as_applied_after_migrate_up() {
-    let db = connect("sqlite::memory:").await.expect("opens");
+    let db = super::empty_db().await;
     assert_eq!(
         db.migration_status().await.expect("status readable"),
         status([false, false, false, false])
@@ -1835,7 +1869,11 @@ async fn migrate_down_rolls_back_the_last_migration_and_migrate_up_reapplies_it(
     );
     let tables = raw_all(
         &db,
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'auth_events'",
+        if backend(&db) == DbBackend::Postgres {
+            "SELECT tablename FROM pg_tables WHERE tablename = 'auth_events'"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'auth_events'"
+        },
         vec![],
     )
     .await;
@@ -1890,10 +1928,11 @@ async fn ping_answers_true_on_a_connected_database() {
     assert!(db.ping().await);
 }
 
+sqlite_only! {
 #[tokio::test]
 async fn data_on_a_file_database_survives_reconnecting() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = file_url(&dir);
+    let url = format!("sqlite://{}/t.db", dir.path().display());
 
     let (user, session, signup, login) = {
         let db = connect(&url).await.expect("file database is created");
@@ -1951,6 +1990,7 @@ async fn data_on_a_file_database_survives_reconnecting() {
         "wal"
     );
     assert!(db.ping().await);
+}
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2110,13 +2150,14 @@ async fn pruning_deletes_old_events_and_long_dead_sessions_but_never_a_live_one(
 async fn the_database_refuses_a_case_variant_of_a_stored_email_even_written_raw() {
     let db = memory_db().await;
     sign_up(&db, "case@example.com").await;
-    let raw = db
-        .connection()
-        .execute_unprepared(
-            "INSERT INTO users (id, email, password_hash, created_at, is_active) \
-             VALUES (X'00000000000000000000000000000001', 'Case@Example.com', 'x', '2026-01-01T00:00:00+00:00', 1)",
-        )
-        .await;
+    let sql = if backend(&db) == DbBackend::Postgres {
+        "INSERT INTO users (id, email, password_hash, created_at, is_active) \
+         VALUES ('00000000-0000-0000-0000-000000000001', 'Case@Example.com', 'x', '2026-01-01T00:00:00+00:00', true)"
+    } else {
+        "INSERT INTO users (id, email, password_hash, created_at, is_active) \
+         VALUES (X'00000000000000000000000000000001', 'Case@Example.com', 'x', '2026-01-01T00:00:00+00:00', 1)"
+    };
+    let raw = db.connection().execute_unprepared(sql).await;
     let err = raw.expect_err("the lower(email) index refuses it");
     assert!(
         matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))),
