@@ -42,7 +42,7 @@ use poem::middleware::CatchPanic;
 use poem::web::Html;
 use poem::{Endpoint, EndpointExt, Response, Route, get};
 
-pub use client_ip::{TrustedProxies, client_ip, resolve_client_ip};
+pub use client_ip::{TrustedProxies, resolve_client_ip};
 pub use envelope::{ApiError, ErrorCode};
 pub use middleware::MAX_BODY_BYTES;
 pub use ops_api::Readiness;
@@ -66,9 +66,10 @@ pub struct HttpDeps {
 /// The whole HTTP application.
 pub fn app(deps: HttpDeps) -> impl Endpoint<Output = Response> {
     let service = spec::api_service();
+    // Generated once; the JSON and YAML renderings are of this very document.
     let document = openapi_document();
-    let json = openapi_json();
-    let yaml = openapi_yaml();
+    let json = spec::render_json(&document);
+    let yaml = spec::render_yaml(&document);
     // Swagger UI embeds the document; swap poem-openapi's raw one for ours.
     let compact = document.to_string();
     let html = service

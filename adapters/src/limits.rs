@@ -17,16 +17,6 @@ use domain::{
     EmailAddress, LoginThrottlePolicy, ThrottleLimit, ThrottleVerdict, ThrottleWindow, ip_bucket,
 };
 
-/// Allows every request.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoopRateLimiter;
-
-impl RateLimiter for NoopRateLimiter {
-    fn check(&self, _action: LimitedAction, _ip: Option<IpAddr>) -> RateDecision {
-        RateDecision::Unlimited
-    }
-}
-
 type KeyedLimiter<C> = governor::RateLimiter<
     IpAddr,
     governor::state::keyed::DefaultKeyedStateStore<IpAddr>,
@@ -153,30 +143,6 @@ where
                 }
             }
         }
-    }
-}
-
-/// Never throttles.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoopLoginThrottle;
-
-#[async_trait]
-impl LoginThrottle for NoopLoginThrottle {
-    async fn release(&self, _email: &EmailAddress, _ip: Option<IpAddr>) -> anyhow::Result<()> {
-        Ok(())
-    }
-
-    async fn attempt(
-        &self,
-        _email: &EmailAddress,
-        _ip: Option<IpAddr>,
-        _now: DateTime<Utc>,
-    ) -> anyhow::Result<ThrottleDecision> {
-        Ok(ThrottleDecision::Allowed)
-    }
-
-    async fn succeeded(&self, _email: &EmailAddress, _ip: Option<IpAddr>) -> anyhow::Result<()> {
-        Ok(())
     }
 }
 

@@ -118,11 +118,6 @@ pub fn caller(req: &Request) -> Caller {
     }
 }
 
-/// The client IP behind a bare peer address (no proxies trusted).
-pub fn client_ip(peer: Option<IpAddr>) -> Option<IpAddr> {
-    peer.map(fold)
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
@@ -233,7 +228,10 @@ mod tests {
         );
         assert_eq!(got, ip("2001:db8::1"));
         let mapped = IpAddr::V6(Ipv4Addr::new(203, 0, 113, 7).to_ipv6_mapped());
-        assert_eq!(client_ip(Some(mapped)), ip("203.0.113.7"));
+        assert_eq!(
+            resolve_client_ip(Some(mapped), &HeaderMap::new(), &TrustedProxies::default()),
+            ip("203.0.113.7")
+        );
     }
 
     #[test]

@@ -46,12 +46,22 @@ pub fn openapi_document() -> Value {
 
 /// The finished document, pretty JSON.
 pub fn openapi_json() -> String {
-    serde_json::to_string_pretty(&openapi_document()).unwrap_or_default()
+    render_json(&openapi_document())
+}
+
+/// `document` as pretty JSON.
+pub(super) fn render_json(document: &Value) -> String {
+    serde_json::to_string_pretty(document).unwrap_or_default()
+}
+
+/// `document` as YAML.
+pub(super) fn render_yaml(document: &Value) -> String {
+    serde_yaml::to_string(document).unwrap_or_default()
 }
 
 /// The finished document, YAML (what `contracts/auth.yaml` holds).
 pub fn openapi_yaml() -> String {
-    serde_yaml::to_string(&openapi_document()).unwrap_or_default()
+    render_yaml(&openapi_document())
 }
 
 /// What poem-openapi cannot emit:
