@@ -98,6 +98,7 @@ fn post_process(doc: &mut Value) {
     {
         for schema in schemas.values_mut() {
             make_optional_nullable(schema);
+            unwrap_described_refs(schema);
         }
         fold_nullable_refs(schemas);
         constraints::constrain_schemas(schemas);
@@ -188,6 +189,29 @@ fn parameter_example(name: &str) -> Option<Value> {
         "cursor" => json!(CURSOR),
         _ => return None,
     })
+}
+
+/// poem-openapi documents a `$ref` property as `allOf: [{$ref}, {description}]` (and
+/// repeats the description beside it). Generators that merge `allOf` into an object
+/// model choke on that when the target is an enum (openapi-python-client 0.29: "Cannot
+/// take allOf a non-object", dropping `ErrorBody`, `ErrorEnvelope` and `AuthEvent`);
+/// others type it `ErrorCode & unknown`. Keep only the `$ref` inside `allOf`: the
+/// description and `nullable` stay beside it, where OpenAPI 3.0 allows them.
+fn unwrap_described_refs(schema: &mut Value) {
+    let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for prop in props.values_mut() {
+        if let Some(all_of) = prop.get_mut("allOf").and_then(Value::as_array_mut)
+            && all_of.len() == 2
+            && all_of[0].get("$ref").is_some()
+            && all_of[1]
+                .as_object()
+                .is_some_and(|o| o.keys().all(|k| k == "description"))
+        {
+            all_of.truncate(1);
+        }
+    }
 }
 
 const POEM_JSON: &str = "application/json; charset=utf-8";
