@@ -5,7 +5,7 @@
 
 use gatehouse_client::reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use gatehouse_client::types::{
-    AuthEventType, Credentials, ErrorBodyDetails, ErrorCode, ErrorEnvelope,
+    AuthEventType, Credentials, ErrorCode, ErrorEnvelope, PasswordViolations,
 };
 use gatehouse_client::{Client, Error};
 
@@ -127,12 +127,17 @@ async fn the_generated_rust_client_decodes_a_weak_password_into_typed_violations
     let (status, refused) = envelope(client.sign_up(&weak).await);
     assert_eq!(status, 400);
     assert_eq!(refused.error.code, ErrorCode::ValidationPassword);
-    let Some(ErrorBodyDetails::PasswordViolations(details)) = refused.error.details else {
-        panic!(
-            "expected password violations, got {:?}",
-            refused.error.details
-        );
-    };
+    // `details` is the generated `oneOf` enum (FieldErrors | PasswordViolations); its own
+    // name depends on how the spec spells the property (`ErrorBodyDetails` for an inline
+    // `allOf`, `ErrorDetails` for a plain reference), so read the variant through the
+    // generated `PasswordViolations` model instead of naming the enum.
+    let details = refused
+        .error
+        .details
+        .expect("details of VALIDATION_PASSWORD");
+    let details: PasswordViolations =
+        serde_json::from_value(serde_json::to_value(&details).expect("serialise"))
+            .expect("details are password violations");
     let rules: Vec<&str> = details.violations.iter().map(|v| v.rule.as_str()).collect();
     assert_eq!(rules, ["min_length", "uppercase", "digit"]);
 }
