@@ -276,12 +276,15 @@ fn make_optional_nullable(schema: &mut Value) {
 
 /// OpenAPI 3.0 gives `nullable` meaning only beside a `type`, and only at its own
 /// level: a nullable property wrapping `allOf: [$ref]` still fails for `null` in a strict
-/// validator when the referenced schema does not admit it. So each schema that such a
-/// property references admits `null` itself:
-/// - an enum gets `nullable: true` and `null` among its values;
-/// - a `oneOf` of objects (`ErrorDetails`) becomes one nullable object holding exactly one
-///   of the branches' properties (`minProperties`/`maxProperties` 1), and the branch
-///   schemas, used nowhere else, are dropped.
+/// validator when the referenced schema does not admit it. So a `oneOf` of objects that
+/// such a property references (`ErrorDetails`) becomes one nullable object holding
+/// exactly one of the branches' properties (`minProperties`/`maxProperties` 1), and the
+/// branch schemas, used nowhere else, are dropped.
+///
+/// A nullable enum (`failure_reason`) stays `allOf: [$ref]` + `nullable` + `type`:
+/// making the enum itself nullable (with `null` among its values) is stricter, but
+/// progenitor/typify 0.8 then generates the type twice and fails to compile; the
+/// linters and schemathesis read this form as "one of the values, or null".
 ///
 /// The property keeps `allOf` (for its description) and gets the referenced type.
 fn fold_nullable_refs(schemas: &mut Map<String, Value>) {
@@ -308,16 +311,7 @@ fn fold_nullable_refs(schemas: &mut Map<String, Value>) {
         let Some(target) = schemas.get(name).cloned() else {
             continue;
         };
-        let folded = if let Some(values) = target.get("enum").and_then(Value::as_array) {
-            let mut values = values.clone();
-            if !values.contains(&Value::Null) {
-                values.push(Value::Null);
-            }
-            let mut folded = target.clone();
-            folded["enum"] = Value::Array(values);
-            folded["nullable"] = json!(true);
-            folded
-        } else if let Some(branches) = target.get("oneOf").and_then(Value::as_array) {
+        let folded = if let Some(branches) = target.get("oneOf").and_then(Value::as_array) {
             let mut properties = Map::new();
             for branch in branches {
                 let Some(branch_name) = branch
@@ -343,7 +337,6 @@ fn fold_nullable_refs(schemas: &mut Map<String, Value>) {
                 "properties": properties,
                 "minProperties": 1,
                 "maxProperties": 1,
-                "title": name,
             })
         } else {
             continue;
@@ -371,14 +364,9 @@ fn fold_nullable_refs(schemas: &mut Map<String, Value>) {
                 .and_then(Value::as_str)
                 .and_then(|r| r.rsplit('/').next())
                 .and_then(|name| targets.get(name));
-            // An enum is repeated beside the type, so the property states its values.
             let ty = target.and_then(|t| t.get("type")).cloned();
-            let enum_values = target.and_then(|t| t.get("enum")).cloned();
             if let Some(ty) = ty {
                 prop.insert("type".into(), ty);
-            }
-            if let Some(values) = enum_values {
-                prop.insert("enum".into(), values);
             }
         }
     }
