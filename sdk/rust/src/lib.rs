@@ -3,11 +3,12 @@
 //! by hand: a change to the spec changes the client on the next build.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), gatehouse_client::Error<gatehouse_client::types::ErrorEnvelope>> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = gatehouse_client::Client::new("http://127.0.0.1:8000");
+//! // Strings the spec bounds (`maxLength`) are typed: `parse` checks them client-side.
 //! let body = gatehouse_client::types::Credentials {
-//!     email: "ada@example.com".into(),
-//!     password: "Correct-Horse-42".into(),
+//!     email: "ada@example.com".parse()?,
+//!     password: "Correct-Horse-42".parse()?,
 //! };
 //! let session = client.sign_up(&body).await?.into_inner();
 //! println!("{}", session.user_id);
