@@ -33,7 +33,8 @@ fn contracts_auth_yaml_matches_the_generated_spec() {
 #[test]
 fn every_operation_is_documented_for_sdk_generators() {
     let spec = adapters::http::openapi_document();
-    assert_eq!(spec["servers"], serde_json::json!([{"url": "/"}]));
+    assert_eq!(spec["servers"][0]["url"], "/");
+    assert_eq!(spec["servers"].as_array().map(Vec::len), Some(1));
     let mut ids = Vec::new();
     for (path, item) in spec["paths"].as_object().expect("paths") {
         assert!(path.starts_with('/'), "{path} is written in full");

@@ -18,5 +18,7 @@ mod account;
 mod auth;
 #[path = "framework.rs"]
 mod framework;
+#[path = "sdk.rs"]
+mod sdk;
 #[path = "tokens.rs"]
 mod tokens;

@@ -117,7 +117,11 @@ fn auth_response(issued: IssuedSession) -> AuthResponse {
     }
 }
 
-/// The bearer scheme as the spec shows it (`bearerFormat: JWT`).
+/// A JWT access token from signup or login, sent as `Authorization: Bearer <token>`. Tokens
+/// follow the JSON Web Token Best Current Practices (RFC8725): the algorithm is pinned
+/// (HS256; `none` and every other `alg` are refused before the signature is checked),
+/// `typ` is `at+jwt`, `iss`, `aud`, `exp`, `iat`, `nbf`, `sub`, `sid` and `jti` are
+/// required and checked, and a token is accepted only while its session is live.
 #[derive(SecurityScheme)]
 #[oai(rename = "bearerAuth", ty = "bearer", bearer_format = "JWT")]
 #[allow(dead_code)] // only its registration in the spec is used

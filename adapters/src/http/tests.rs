@@ -1595,7 +1595,59 @@ fn the_document_uses_plain_application_json() {
 
 #[test]
 fn the_servers_are_the_root() {
-    assert_eq!(openapi_document()["servers"], json!([{ "url": "/" }]));
+    assert_eq!(
+        openapi_document()["servers"],
+        json!([{ "url": "/", "x-internal": false }])
+    );
+}
+
+#[test]
+fn every_operation_declares_413_and_500_with_the_envelope() {
+    let doc = openapi_document();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("operations") {
+            for status in ["413", "500"] {
+                assert_eq!(
+                    op["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorEnvelope",
+                    "{method} {path} {status}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_nullable_reference_points_at_a_schema_that_admits_null() {
+    let doc = openapi_document();
+    let schemas = &doc["components"]["schemas"];
+    let reason = &schemas["AuthEvent"]["properties"]["failure_reason"];
+    assert_eq!(reason["nullable"], true);
+    assert_eq!(reason["type"], "string");
+    let details = &schemas["ErrorDetails"];
+    assert_eq!(details["nullable"], true);
+    assert_eq!(details["type"], "object");
+    assert_eq!(details["maxProperties"], 1);
+    assert!(details["properties"]["fields"].is_object(), "{details}");
+    assert!(details["properties"]["violations"].is_object(), "{details}");
+    assert!(schemas.get("FieldErrors").is_none() && schemas.get("PasswordViolations").is_none());
+    let property = &schemas["ErrorBody"]["properties"]["details"];
+    assert_eq!(property["nullable"], true);
+    assert_eq!(property["type"], "object");
+}
+
+#[tokio::test]
+async fn a_get_with_a_65_kib_body_answers_413_too() {
+    let cli = client(untouched());
+
+    let answer = send(
+        cli.get("/health")
+            .header(header::CONTENT_LENGTH, OVERSIZED)
+            .body(vec![b'x'; OVERSIZED]),
+    )
+    .await;
+
+    assert_payload_too_large(&answer);
 }
 
 #[test]

@@ -149,6 +149,17 @@ pub enum PasswordRule {
 }
 
 impl PasswordRule {
+    /// Every rule.
+    pub const ALL: [PasswordRule; 7] = [
+        Self::MinLength,
+        Self::MaxLength,
+        Self::Uppercase,
+        Self::Lowercase,
+        Self::Digit,
+        Self::Common,
+        Self::MatchesEmail,
+    ];
+
     /// The rule's code in the API (`min_length`, `max_length`, …).
     pub fn code(&self) -> &'static str {
         match self {

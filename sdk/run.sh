@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Generated clients and Swagger UI against the real `gatehouse` binary.
+#
+# Builds the binary, starts it on a fresh SQLite file on a free loopback port (rate limits
+# and login throttles off), then:
+#   - Python:     openapi-python-client generates a client from contracts/auth.yaml, pytest
+#                 drives sdk/python/test_flow.py with it;
+#   - TypeScript: @hey-api/openapi-ts generates a client, tsc type-checks it together with
+#                 sdk/typescript/flow.test.ts, `node --test` runs the result;
+#   - Swagger UI: headless Chromium (Debian's), driven by playwright-core, runs signup,
+#                 Authorize and /api/auth/me on /docs (sdk/swagger-ui/docs.test.mjs) and
+#                 saves a screenshot whose path is printed.
+# Every client is generated afresh on every run, outside the clone, and never committed.
+# The Rust client (progenitor) is a workspace crate, sdk/rust, tested by `cargo test`.
+#
+# Tools are installed from the package registries at pinned versions and cached outside
+# the clone, in $GATEHOUSE_CI_CACHE (default ~/.cache/gatehouse-ci): a virtualenv per
+# requirements file, node_modules per package-lock.json, and the pip and npm caches.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+spec=$root/contracts/auth.yaml
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
+cache="${GATEHOUSE_CI_CACHE:-$HOME/.cache/gatehouse-ci}"
+artifacts="${GATEHOUSE_ARTIFACTS:-$CARGO_TARGET_DIR/sdk-artifacts}"
+work=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-sdk.XXXXXX")
+server_pid=
+mkdir -p "$cache" "$artifacts"
+
+cleanup() {
+  local status=$?
+  if [[ -n $server_pid ]]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  if [[ $status -ne 0 && -f $work/server.log ]]; then
+    echo "--- last lines of the server log ---"
+    tail -n 40 "$work/server.log"
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+
+total_start=$(date +%s)
+# step NAME COMMAND...: runs COMMAND under a heading and prints how long it took.
+step() {
+  local name=$1 start end
+  shift
+  printf '\n=== sdk: %s ===\n' "$name"
+  start=$(date +%s.%N)
+  "$@"
+  end=$(date +%s.%N)
+  awk -v name="$name" -v s="$start" -v e="$end" \
+    'BEGIN { printf "--- sdk: %s took %.1f s\n", name, e - s }'
+}
+
+# suite NAME FUNCTION: like step, but a failure is recorded and the next suite still runs;
+# the script fails at the end. (The function runs as a background job, not in an `if`,
+# so that `set -e` still stops it at its first failing command.)
+results=()
+failed=()
+suite() {
+  local name=$1 start end outcome
+  shift
+  printf '\n=== sdk: %s ===\n' "$name"
+  start=$(date +%s.%N)
+  "$@" &
+  if wait "$!"; then outcome=passed; else outcome=FAILED; failed+=("$name"); fi
+  end=$(date +%s.%N)
+  results+=("$(awk -v name="$name" -v o="$outcome" -v s="$start" -v e="$end" \
+    'BEGIN { printf "%-45s %s in %.1f s", name, o, e - s }')")
+  printf -- '--- sdk: %s\n' "${results[-1]}"
+}
+
+# A directory named after the hash of some files: reused while they do not change.
+hash_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+install_python_tools() {
+  local requirements=$root/sdk/python/requirements.txt
+  venv="$cache/venv-$(hash_of "$requirements" <(python3 --version))"
+  if [[ ! -f $venv/.complete ]]; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check \
+      --cache-dir "$cache/pip" --requirement "$requirements"
+    touch "$venv/.complete"
+  fi
+  "$venv/bin/openapi-python-client" --version
+}
+
+install_node_tools() {
+  local modules
+  modules="$cache/node-$(hash_of "$root/sdk/package-lock.json" <(node --version))"
+  if [[ ! -f $modules/.complete ]]; then
+    rm -rf "$modules"
+    mkdir -p "$modules"
+    cp "$root/sdk/package.json" "$root/sdk/package-lock.json" "$modules/"
+    (cd "$modules" && npm ci --cache "$cache/npm" --prefer-offline --no-audit --no-fund \
+      --loglevel=error)
+    touch "$modules/.complete"
+  fi
+  # Resolution from sdk/*/ finds the cached modules through this (gitignored) link.
+  ln -sfn "$modules/node_modules" "$root/sdk/node_modules"
+  node_bin=$root/sdk/node_modules/.bin
+  echo "node $(node --version), openapi-ts $("$node_bin/openapi-ts" --version | tail -n 1)"
+}
+
+install_chromium() {
+  if [[ ! -x /usr/bin/chromium ]]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  fi
+  /usr/bin/chromium --version 2>/dev/null
+}
+
+# The binary `cargo test --workspace` builds (and the binary tests use): asking for the
+# same build makes it a no-op after the tests, where `cargo build -p adapters` alone would
+# resolve other features (no dev-dependencies) and rebuild the server stack. $GATEHOUSE_BIN
+# names another binary instead.
+build_server() {
+  if [[ -n ${GATEHOUSE_BIN:-} ]]; then
+    gatehouse_bin=$GATEHOUSE_BIN
+  else
+    cargo test --workspace --locked --no-run
+    gatehouse_bin=$CARGO_TARGET_DIR/debug/gatehouse
+  fi
+  "$gatehouse_bin" --version
+}
+
+start_server() {
+  local port
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  base_url="http://127.0.0.1:$port"
+  # Run from the temp dir, so no .env of the clone is read and nothing is written there.
+  (
+    cd "$work"
+    HOST=127.0.0.1 PORT=$port \
+      DATABASE_URL="sqlite://$work/gatehouse.db" \
+      JWT_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')" \
+      JWT_SECRET_FILE="$work/jwt-secret" \
+      RATE_LIMIT_SIGNUP_PER_MINUTE=0 RATE_LIMIT_LOGIN_PER_MINUTE=0 \
+      LOGIN_THROTTLE_FAILURES=0 LOGIN_THROTTLE_ACCOUNT_FAILURES=0 \
+      LOG_LEVEL=warn \
+      exec "$gatehouse_bin" serve
+  ) >"$work/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 150); do
+    if curl -fsS "$base_url/ready" >/dev/null 2>&1; then
+      echo "gatehouse ready at $base_url"
+      return 0
+    fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      echo "gatehouse exited before it was ready" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "gatehouse not ready after 30 s" >&2
+  return 1
+}
+
+python_suite() {
+  mkdir -p "$work/python"
+  # The post-generation hook runs ruff from the virtualenv.
+  PATH="$venv/bin:$PATH" "$venv/bin/openapi-python-client" generate --path "$spec" \
+    --meta none --output-path "$work/python/gatehouse_client" --fail-on-warning
+  PYTHONPATH="$work/python" PYTHONDONTWRITEBYTECODE=1 GATEHOUSE_URL=$base_url \
+    "$venv/bin/python" -m pytest -p no:cacheprovider --rootdir "$root/sdk/python" \
+    "$root/sdk/python"
+}
+
+typescript_suite() {
+  local dir=$work/typescript
+  mkdir -p "$dir"
+  cp "$root/sdk/typescript/flow.test.ts" "$root/sdk/typescript/tsconfig.json" "$dir/"
+  echo '{ "type": "module" }' >"$dir/package.json"
+  (cd "$root/sdk/typescript" &&
+    GATEHOUSE_SPEC=$spec GATEHOUSE_TS_OUT="$dir/client" \
+      "$node_bin/openapi-ts" --file openapi-ts.config.mjs)
+  # Type-check the generated client and the test together, then run the test.
+  "$node_bin/tsc" -p "$dir/tsconfig.json" --typeRoots "$root/sdk/node_modules/@types"
+  (cd "$dir/out" && GATEHOUSE_URL=$base_url node --test flow.test.js)
+}
+
+swagger_ui_suite() {
+  GATEHOUSE_URL=$base_url GATEHOUSE_ARTIFACTS=$artifacts \
+    node --test "$root/sdk/swagger-ui/docs.test.mjs"
+}
+
+step "tools: Python (openapi-python-client, pytest)" install_python_tools
+step "tools: Node (@hey-api/openapi-ts, typescript, playwright-core)" install_node_tools
+step "tools: Chromium" install_chromium
+step "build gatehouse" build_server
+step "start gatehouse" start_server
+suite "Python client (openapi-python-client)" python_suite
+suite "TypeScript client (@hey-api/openapi-ts)" typescript_suite
+suite "Swagger UI in headless Chromium" swagger_ui_suite
+
+printf '\n=== sdk: summary (%d s in all) ===\n' "$(($(date +%s) - total_start))"
+printf '%s\n' "${results[@]}"
+if ((${#failed[@]} > 0)); then
+  echo "sdk: FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "sdk: every suite passed"
