@@ -117,10 +117,10 @@ impl LivenessCache for InProcessLivenessCache {
             .find(|(session, _)| session.id == session_id)
         {
             Some((session, read_at)) if now.duration_since(*read_at) < self.ttl => {
-                CacheLookup::Hit(Principal {
+                CacheLookup::Hit(Box::new(Principal {
                     user: entry.user.clone(),
                     session: session.clone(),
-                })
+                }))
             }
             _ => CacheLookup::Miss(stamp),
         }

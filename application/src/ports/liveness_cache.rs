@@ -23,7 +23,7 @@ pub struct CacheStamp(pub u64);
 #[derive(Debug, Clone, PartialEq)]
 pub enum CacheLookup {
     /// The principal as it was read from storage (live and active then).
-    Hit(Principal),
+    Hit(Box<Principal>),
     /// Not cached (or the cache cannot answer now): read storage, then `put` with this
     /// stamp.
     Miss(CacheStamp),

@@ -152,7 +152,7 @@ async fn check(
                 && principal.session.is_live(now)
                 && principal.user.is_active =>
         {
-            return (Ok(principal), subject);
+            return (Ok(*principal), subject);
         }
         CacheLookup::Hit(_) => None,
         CacheLookup::Miss(stamp) => Some(stamp),
@@ -870,7 +870,7 @@ mod tests {
     }
 
     fn cached(session: Session, user: User) -> CacheLookup {
-        CacheLookup::Hit(Principal { user, session })
+        CacheLookup::Hit(Box::new(Principal { user, session }))
     }
 
     #[tokio::test]
