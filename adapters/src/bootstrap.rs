@@ -20,6 +20,7 @@ use crate::config::{Environment, MIN_JWT_SECRET_BYTES, Settings};
 use crate::crypto::{Argon2PasswordHasher, HashPool};
 use crate::http::{self, HttpDeps, Readiness};
 use crate::limits::{DEFAULT_THROTTLE_CAPACITY, GovernorRateLimiter, InMemoryLoginThrottle};
+use crate::liveness::{InProcessLivenessCache, spawn_postgres_listener};
 use crate::persistence::{
     self, Database, SeaOrmAuthEventLog, SeaOrmSessionRepository, SeaOrmUserRepository,
 };
@@ -161,6 +162,7 @@ pub async fn build_app(settings: &Settings, jwt_secret: &SecretString) -> anyhow
         rate_limiter: rate_limiter.clone(),
         throttle: throttle.clone(),
         clock: Arc::new(SystemClock),
+        liveness: liveness_cache(settings, &database),
     };
     let config = AuthConfig {
         token_policy: settings.token_policy.clone(),
@@ -186,6 +188,30 @@ pub async fn build_app(settings: &Settings, jwt_secret: &SecretString) -> anyhow
         database,
         hasher,
     })
+}
+
+/// The liveness cache the settings ask for: off, in process (SQLite: one instance), or
+/// in process and kept honest across instances by PostgreSQL `LISTEN/NOTIFY` (answering
+/// only once the listener is subscribed).
+fn liveness_cache(
+    settings: &Settings,
+    database: &persistence::Database,
+) -> Arc<dyn application::ports::LivenessCache> {
+    let cache = settings.session_cache;
+    if cache.ttl_secs == 0 || cache.capacity == 0 {
+        return Arc::new(application::ports::NoLivenessCache);
+    }
+    let shared = sea_orm::ConnectionTrait::get_database_backend(database.connection())
+        == sea_orm::DbBackend::Postgres;
+    let in_process = Arc::new(InProcessLivenessCache::new(
+        cache.capacity,
+        std::time::Duration::from_secs(cache.ttl_secs),
+        !shared,
+    ));
+    if shared {
+        spawn_postgres_listener(settings.database_url.clone(), Arc::clone(&in_process));
+    }
+    in_process
 }
 
 /// How often the in-process limit stores drop what has expired.

@@ -117,6 +117,19 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `AUTH_EVENT_RETENTION_DAYS`.
     pub auth_event_retention_days: u32,
+    /// `SESSION_CACHE_TTL_SECONDS`, `SESSION_CACHE_CAPACITY`.
+    pub session_cache: SessionCacheSettings,
+}
+
+/// The liveness cache (`crate::liveness`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCacheSettings {
+    /// How long an accepted session is answered from memory at most, in seconds; `0`
+    /// switches the cache off. The backstop if an invalidation is ever lost, so at most
+    /// the contract's one second unless a cluster is known to deliver `NOTIFY` reliably.
+    pub ttl_secs: u64,
+    /// Users kept at most.
+    pub capacity: usize,
 }
 
 /// The least a JWT secret may have, in bytes of the string as given.
@@ -323,6 +336,10 @@ impl Settings {
             log_level,
             log_format,
             auth_event_retention_days: parse(&var, "AUTH_EVENT_RETENTION_DAYS", 90)?,
+            session_cache: SessionCacheSettings {
+                ttl_secs: parse(&var, "SESSION_CACHE_TTL_SECONDS", 1)?,
+                capacity: parse(&var, "SESSION_CACHE_CAPACITY", 10_000)?,
+            },
         };
         settings.check_production()?;
         Ok(settings)

@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod http;
 pub mod limits;
+pub mod liveness;
 pub mod persistence;
 pub mod telemetry;
 pub mod token;

@@ -8,6 +8,7 @@
 mod auth_event_log;
 mod clock;
 mod limits;
+mod liveness_cache;
 mod password_hasher;
 mod session_repository;
 mod token_codec;
@@ -18,6 +19,7 @@ pub use clock::Clock;
 pub use limits::{
     LimitedAction, LoginThrottle, RateDecision, RateLimitStatus, RateLimiter, ThrottleDecision,
 };
+pub use liveness_cache::{CacheLookup, CacheStamp, LivenessCache, NoLivenessCache};
 pub use password_hasher::{PasswordCheck, PasswordHasher};
 pub use session_repository::{NewLogin, SessionRepository};
 pub use token_codec::{TokenCodec, TokenDecodeError};
@@ -29,6 +31,8 @@ pub use auth_event_log::MockAuthEventLog;
 pub use clock::MockClock;
 #[cfg(any(test, feature = "mocks"))]
 pub use limits::{MockLoginThrottle, MockRateLimiter};
+#[cfg(any(test, feature = "mocks"))]
+pub use liveness_cache::MockLivenessCache;
 #[cfg(any(test, feature = "mocks"))]
 pub use password_hasher::MockPasswordHasher;
 #[cfg(any(test, feature = "mocks"))]

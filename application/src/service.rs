@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use domain::{PasswordPolicy, TokenPolicy};
 
 use crate::ports::{
-    AuthEventLog, Clock, LoginThrottle, PasswordHasher, RateLimiter, SessionRepository, TokenCodec,
-    UserRepository,
+    AuthEventLog, Clock, LivenessCache, LoginThrottle, PasswordHasher, RateLimiter,
+    SessionRepository, TokenCodec, UserRepository,
 };
 use crate::ports::{LimitedAction, RateLimitStatus};
 use crate::use_cases::account::{
@@ -43,6 +43,8 @@ pub struct Ports {
     pub throttle: Arc<dyn LoginThrottle>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// Recently accepted principals ([`crate::ports::NoLivenessCache`] to switch off).
+    pub liveness: Arc<dyn LivenessCache>,
 }
 
 /// Policies the use cases apply.

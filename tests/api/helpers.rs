@@ -134,6 +134,33 @@ pub async fn spawn_app_on(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
         Some(db) => db.url.clone(),
         None => format!("sqlite://{}/gatehouse.db", dir.path().display()),
     };
+    start_app(database_url, dir, postgres, vars).await
+}
+
+/// Two instances of the app on one fresh PostgreSQL database (the first holds it), or
+/// `None` when no PostgreSQL server answers (see [`postgres_database`]).
+pub async fn spawn_two_instances_on_postgres(vars: &[(&str, &str)]) -> Option<(TestApp, TestApp)> {
+    let postgres = postgres_database().await?;
+    let url = postgres.url.clone();
+    let first = start_app(
+        url.clone(),
+        tempfile::tempdir().expect("temp dir"),
+        Some(postgres),
+        vars,
+    )
+    .await;
+    let second = start_app(url, tempfile::tempdir().expect("temp dir"), None, vars).await;
+    Some((first, second))
+}
+
+/// Builds the app over `database_url` with the test defaults and `vars`, and serves it
+/// on a loopback port.
+async fn start_app(
+    database_url: String,
+    dir: TempDir,
+    postgres: Option<PostgresDatabase>,
+    vars: &[(&str, &str)],
+) -> TestApp {
     let mut env: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), database_url),
         ("JWT_SECRET".into(), TEST_SECRET.into()),

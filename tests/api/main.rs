@@ -15,6 +15,7 @@ mod binary;
 mod contract;
 mod faults;
 mod helpers;
+mod instances;
 mod plans;
 
 mod postgres;

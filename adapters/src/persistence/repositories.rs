@@ -12,8 +12,8 @@ use domain::{
 };
 use sea_orm::sea_query::{Condition, Expr, ExprTrait as _};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, SqlErr, Statement, TransactionTrait,
 };
 
 use super::connection::{Database, db_error};
@@ -138,6 +138,26 @@ fn event_row(event: &AuthEvent) -> auth_events::ActiveModel {
         created_at: Set(event.created_at),
         count: Set(i32::try_from(event.count).unwrap_or(i32::MAX)),
     }
+}
+
+/// Tells the other instances' liveness caches that `user_id`'s sessions or record
+/// changed (see `crate::liveness`). Called inside the changing transaction: PostgreSQL
+/// delivers the notification when it commits, and never if it rolls back. SQLite is
+/// single-instance: nothing to tell.
+async fn announce_change<C: ConnectionTrait>(conn: &C, user_id: UserId) -> Result<(), DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [
+            crate::liveness::LIVENESS_CHANNEL.into(),
+            user_id.as_uuid().to_string().into(),
+        ],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Revokes every session of `user_id` live at `at`, except `keep`; returns how many.
@@ -310,6 +330,7 @@ impl UserRepository for SeaOrmUserRepository {
             .await
             .map_err(db_error)?;
         insert_event(&txn, event).await.map_err(db_error)?;
+        announce_change(&txn, user_id).await.map_err(db_error)?;
         txn.commit().await.map_err(db_error)?;
         trace_event(event);
         Ok(true)
@@ -332,6 +353,7 @@ impl UserRepository for SeaOrmUserRepository {
             .await
             .map_err(db_error)?;
         insert_event(&txn, event).await.map_err(db_error)?;
+        announce_change(&txn, user_id).await.map_err(db_error)?;
         txn.commit().await.map_err(db_error)?;
         trace_event(event);
         Ok(())
@@ -354,6 +376,9 @@ impl SessionRepository for SeaOrmSessionRepository {
         }
         update.exec(&txn).await.map_err(db_error)?;
         insert_event(&txn, &login.event).await.map_err(db_error)?;
+        announce_change(&txn, login.session.user_id)
+            .await
+            .map_err(db_error)?;
         txn.commit().await.map_err(db_error)?;
         trace_event(&login.event);
         Ok(())
@@ -389,6 +414,7 @@ impl SessionRepository for SeaOrmSessionRepository {
         let revoked = result.rows_affected > 0;
         if revoked {
             insert_event(&txn, event).await.map_err(db_error)?;
+            announce_change(&txn, user_id).await.map_err(db_error)?;
         }
         txn.commit().await.map_err(db_error)?;
         if revoked {
@@ -439,6 +465,7 @@ impl SessionRepository for SeaOrmSessionRepository {
         let event = event.clone().with_count(count);
         if count > 0 {
             insert_event(&txn, &event).await.map_err(db_error)?;
+            announce_change(&txn, user_id).await.map_err(db_error)?;
         }
         txn.commit().await.map_err(db_error)?;
         if count > 0 {

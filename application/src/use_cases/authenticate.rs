@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use crate::Caller;
-use crate::ports::TokenDecodeError;
+use crate::ports::{CacheLookup, TokenDecodeError};
 use crate::service::{AuthConfig, Ports};
 
 /// The largest `Authorization` header accepted, in bytes; longer ones are refused
@@ -142,6 +142,21 @@ async fn check(
             | ClaimsRejection::NotYetValid,
         ) => return (Err(AuthenticateError::Invalid), subject),
     }
+    // A cached principal was live and active when read, and every revocation forgets
+    // it (see `LivenessCache`); expiry is the only change left to check here.
+    let stamp = match ports.liveness.lookup(claims.sub, claims.sid) {
+        CacheLookup::Hit(principal)
+            if principal.session.id == claims.sid
+                && principal.session.user_id == claims.sub
+                && principal.user.id == claims.sub
+                && principal.session.is_live(now)
+                && principal.user.is_active =>
+        {
+            return (Ok(*principal), subject);
+        }
+        CacheLookup::Hit(_) => None,
+        CacheLookup::Miss(stamp) => Some(stamp),
+    };
     let session = match ports.sessions.find_by_id(claims.sid).await {
         Ok(Some(session)) if session.user_id == claims.sub && session.is_live(now) => session,
         Ok(_) => return (Err(AuthenticateError::Revoked), subject),
@@ -152,7 +167,11 @@ async fn check(
         Ok(_) => return (Err(AuthenticateError::Revoked), subject),
         Err(err) => return (Err(err.into()), subject),
     };
-    (Ok(Principal { user, session }), subject)
+    let principal = Principal { user, session };
+    if let Some(stamp) = stamp {
+        ports.liveness.put(stamp, &principal);
+    }
+    (Ok(principal), subject)
 }
 
 /// The token of a `Bearer` credential (scheme case-insensitive, RFC 6750), or `None`
@@ -172,6 +191,7 @@ mod tests {
     use domain::SessionId;
 
     use super::*;
+    use crate::ports::{CacheLookup, CacheStamp, MockLivenessCache};
     use crate::use_cases::test_support::{
         Mocks, assert_carries_unavailable, assert_event, caller, capture_events, config, now, only,
         taken, unavailable, user,
@@ -834,5 +854,148 @@ mod tests {
             panic!("expected Unexpected, got {result:?}");
         };
         assert_carries_unavailable(&err);
+    }
+
+    /// A cache that answers `lookup` for the fixture's user and session with `answer`.
+    fn cache_answering(fixture: &Fixture, answer: CacheLookup) -> MockLivenessCache {
+        let (user_id, session_id) = (fixture.user.id, fixture.session.id);
+        let mut cache = MockLivenessCache::new();
+        cache
+            .expect_lookup()
+            .withf(move |user, session| *user == user_id && *session == session_id)
+            .times(1)
+            .return_const(answer);
+        cache.expect_forget_user().never();
+        cache
+    }
+
+    fn cached(session: Session, user: User) -> CacheLookup {
+        CacheLookup::Hit(Box::new(Principal { user, session }))
+    }
+
+    #[tokio::test]
+    async fn a_token_whose_principal_is_cached_authenticates_without_reading_storage() {
+        let fixture = fixture();
+        let mut mocks = Mocks::default();
+        decodes(&mut mocks, Ok(fixture.claims.clone()));
+        mocks.sessions.expect_find_by_id().never();
+        mocks.users.expect_find_by_id().never();
+        mocks.events.expect_record().never();
+        let mut cache = cache_answering(
+            &fixture,
+            cached(fixture.session.clone(), fixture.user.clone()),
+        );
+        cache.expect_put().never();
+        mocks.liveness = Some(cache);
+        let ports = mocks.into_ports();
+
+        let principal = authenticate(&ports, &config(), bearer())
+            .await
+            .expect("token accepted");
+
+        assert_eq!(principal.user, fixture.user);
+        assert_eq!(principal.session, fixture.session);
+    }
+
+    #[tokio::test]
+    async fn on_a_cache_miss_the_principal_read_from_storage_is_cached_with_the_misss_stamp() {
+        let fixture = fixture();
+        let mut mocks = Mocks::default();
+        decodes(&mut mocks, Ok(fixture.claims.clone()));
+        finds_session(
+            &mut mocks,
+            fixture.session.id,
+            Some(fixture.session.clone()),
+        );
+        finds_user(&mut mocks, fixture.user.id, Some(fixture.user.clone()));
+        let mut cache = cache_answering(&fixture, CacheLookup::Miss(CacheStamp(7)));
+        let expected = Principal {
+            user: fixture.user.clone(),
+            session: fixture.session.clone(),
+        };
+        cache
+            .expect_put()
+            .withf(move |stamp, principal| *stamp == CacheStamp(7) && *principal == expected)
+            .times(1)
+            .return_const(());
+        mocks.liveness = Some(cache);
+        let ports = mocks.into_ports();
+
+        let result = authenticate(&ports, &config(), bearer()).await;
+
+        assert!(result.is_ok(), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn a_cached_session_that_has_expired_since_is_not_answered_from_the_cache_but_revoked() {
+        // The token is still within its exp leeway; the session, cached while live, ended
+        // at `now`: storage decides, and says revoked.
+        let fixture = issued_at(now() - TimeDelta::seconds(3600));
+        let mut mocks = Mocks::default();
+        decodes(&mut mocks, Ok(fixture.claims.clone()));
+        finds_session(
+            &mut mocks,
+            fixture.session.id,
+            Some(fixture.session.clone()),
+        );
+        finds_user(&mut mocks, fixture.user.id, Some(fixture.user.clone()));
+        let events = capture_events(&mut mocks.events);
+        let mut cache = cache_answering(
+            &fixture,
+            cached(fixture.session.clone(), fixture.user.clone()),
+        );
+        cache.expect_put().never();
+        mocks.liveness = Some(cache);
+        let ports = mocks.into_ports();
+
+        let result = authenticate(&ports, &config(), bearer()).await;
+
+        assert_revoked(&result, taken(&events), Some(fixture.user.id));
+    }
+
+    #[tokio::test]
+    async fn a_cached_entry_for_another_user_or_session_is_not_trusted() {
+        let fixture = fixture();
+        let stranger = user("someone.else@example.com");
+        let mut mocks = Mocks::default();
+        decodes(&mut mocks, Ok(fixture.claims.clone()));
+        finds_session(
+            &mut mocks,
+            fixture.session.id,
+            Some(fixture.session.clone()),
+        );
+        finds_user(&mut mocks, fixture.user.id, Some(fixture.user.clone()));
+        let mut cache = cache_answering(&fixture, cached(fixture.session.clone(), stranger));
+        cache.expect_put().never();
+        mocks.liveness = Some(cache);
+        let ports = mocks.into_ports();
+
+        let principal = authenticate(&ports, &config(), bearer())
+            .await
+            .expect("token accepted from storage");
+
+        assert_eq!(principal.user, fixture.user);
+    }
+
+    #[tokio::test]
+    async fn a_token_refused_by_storage_is_not_cached() {
+        let fixture = fixture();
+        let revoked = Session {
+            revoked_at: Some(now() - TimeDelta::minutes(1)),
+            ..fixture.session.clone()
+        };
+        let mut mocks = Mocks::default();
+        decodes(&mut mocks, Ok(fixture.claims.clone()));
+        finds_session(&mut mocks, fixture.session.id, Some(revoked));
+        finds_user(&mut mocks, fixture.user.id, Some(fixture.user.clone()));
+        let events = capture_events(&mut mocks.events);
+        let mut cache = cache_answering(&fixture, CacheLookup::Miss(CacheStamp(1)));
+        cache.expect_put().never();
+        mocks.liveness = Some(cache);
+        let ports = mocks.into_ports();
+
+        let result = authenticate(&ports, &config(), bearer()).await;
+
+        assert_revoked(&result, taken(&events), Some(fixture.user.id));
     }
 }

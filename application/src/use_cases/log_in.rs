@@ -156,7 +156,10 @@ pub async fn log_in(
             now,
         ),
     };
-    ports.sessions.start(&login).await?;
+    let started = ports.sessions.start(&login).await;
+    // The cached user's `last_login` (and maybe its hash) is now stale.
+    ports.liveness.forget_user(user.id);
+    started?;
 
     let mut user = user;
     user.last_login = Some(now);
@@ -211,7 +214,7 @@ mod tests {
     use super::*;
     use crate::use_cases::test_support::{
         CALLER_IP, CALLER_USER_AGENT, Captured, Mocks, assert_carries_unavailable, assert_event,
-        caller, capture_events, captured, config, now, only, taken, unavailable, user,
+        caller, capture_events, captured, config, forgets, now, only, taken, unavailable, user,
     };
 
     /// As a client might send it: padded and in mixed case.
@@ -354,6 +357,8 @@ mod tests {
         let claims = signs_token(&mut mocks);
         let logins = starts_session(&mut mocks);
         mocks.events.expect_record().never();
+        // The cached user's `last_login` is stale once the session is stored.
+        mocks.liveness = Some(forgets(user.id));
         let ports = mocks.into_ports();
 
         let issued = log_in(&ports, &config(), request(EMAIL))

@@ -11,8 +11,9 @@ use domain::{
 use uuid::Uuid;
 
 use crate::ports::{
-    MockAuthEventLog, MockClock, MockLoginThrottle, MockPasswordHasher, MockRateLimiter,
-    MockSessionRepository, MockTokenCodec, MockUserRepository,
+    LivenessCache, MockAuthEventLog, MockClock, MockLivenessCache, MockLoginThrottle,
+    MockPasswordHasher, MockRateLimiter, MockSessionRepository, MockTokenCodec, MockUserRepository,
+    NoLivenessCache,
 };
 use crate::service::{AuthConfig, Ports};
 use crate::{Caller, Principal, Unavailable};
@@ -55,6 +56,9 @@ pub struct Mocks {
     pub tokens: MockTokenCodec,
     pub rate_limiter: MockRateLimiter,
     pub throttle: MockLoginThrottle,
+    /// `None`: a cache that always misses ([`NoLivenessCache`]), for the tests that are
+    /// not about caching.
+    pub liveness: Option<MockLivenessCache>,
 }
 
 impl Mocks {
@@ -76,6 +80,10 @@ impl Mocks {
             rate_limiter: Arc::new(self.rate_limiter),
             throttle: Arc::new(self.throttle),
             clock: Arc::new(clock),
+            liveness: match self.liveness {
+                Some(mock) => Arc::new(mock) as Arc<dyn LivenessCache>,
+                None => Arc::new(NoLivenessCache),
+            },
         }
     }
 }
@@ -222,4 +230,18 @@ pub fn assert_event(
     );
     assert_eq!(event.created_at, now(), "{event:?}");
     assert_eq!(event.count, 1, "{event:?}");
+}
+
+/// A liveness cache that expects everything cached for `user_id` to be forgotten exactly
+/// once, and is asked nothing else.
+pub fn forgets(user_id: UserId) -> MockLivenessCache {
+    let mut cache = MockLivenessCache::new();
+    cache
+        .expect_forget_user()
+        .withf(move |id| *id == user_id)
+        .times(1)
+        .return_const(());
+    cache.expect_lookup().never();
+    cache.expect_put().never();
+    cache
 }

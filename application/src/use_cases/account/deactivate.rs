@@ -82,7 +82,10 @@ pub async fn deactivate(
         &caller.client_info(),
         now,
     );
-    ports.users.deactivate(user.id, now, &event).await?;
+    let deactivated = ports.users.deactivate(user.id, now, &event).await;
+    // Forgotten whatever the outcome: a failed call may still have committed.
+    ports.liveness.forget_user(user.id);
+    deactivated?;
     Ok(())
 }
 
@@ -96,7 +99,7 @@ mod tests {
     use crate::ports::ThrottleDecision;
     use crate::use_cases::test_support::{
         Captured, Mocks, PRINCIPAL_EMAIL, assert_carries_unavailable, assert_event, caller,
-        capture_events, captured, now, only, principal, someone_else, taken, unavailable,
+        capture_events, captured, forgets, now, only, principal, someone_else, taken, unavailable,
         untouchable_ports,
     };
 
@@ -215,6 +218,8 @@ mod tests {
         let events = deactivates(&mut mocks, &principal, None);
         mocks.hasher.expect_hash().never();
         mocks.events.expect_record().never();
+        // Every session is revoked: this instance must not answer from its cache.
+        mocks.liveness = Some(forgets(principal.user.id));
         let ports = mocks.into_ports();
 
         let result = deactivate(&ports, &principal, request(principal.user.id)).await;

@@ -1,0 +1,171 @@
+//! [`LivenessCache`] in process: recently accepted principals, so that an authenticated
+//! request usually needs no database round trip.
+//!
+//! # Security
+//! The contract allows a cache of session liveness only with an invalidation that reaches
+//! every instance within one second:
+//! - on this instance, the use cases call [`LivenessCache::forget_user`] right after each
+//!   revocation, before the response is sent;
+//! - on the others, PostgreSQL `NOTIFY` (sent by the persistence adapter inside the
+//!   revoking transaction, so it is delivered exactly when the change commits) reaches
+//!   [`spawn_postgres_listener`], which forgets the user. While that listener is not
+//!   subscribed the cache answers nothing and stores nothing, and it starts empty every
+//!   time it is subscribed again (notifications may have been missed in between);
+//! - every entry also dies after a time to live (`SESSION_CACHE_TTL_SECONDS`, 1 s by
+//!   default), the backstop for a listener connection that died without an error.
+//!
+//! A read that raced with an invalidation cannot put a revoked session back: every
+//! invalidation bumps an epoch, and a put whose stamp predates it is dropped. Only
+//! principals that were live and active are ever stored; the use case re-checks the
+//! session's expiry on every hit.
+
+mod postgres;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use application::Principal;
+use application::ports::{CacheLookup, CacheStamp, LivenessCache};
+use domain::{Session, SessionId, User, UserId};
+use quick_cache::sync::Cache;
+
+pub use postgres::{LIVENESS_CHANNEL, spawn_postgres_listener};
+
+/// Sessions kept per user; the oldest goes when a new one comes (a miss refills it).
+const MAX_SESSIONS_PER_USER: usize = 8;
+
+/// What is cached for one user: the user as last read, and their sessions that were live
+/// when read, each with the instant it was read.
+struct UserEntry {
+    user: User,
+    sessions: Vec<(Session, Instant)>,
+}
+
+/// A bounded in-process [`LivenessCache`] keyed by user.
+pub struct InProcessLivenessCache {
+    entries: Cache<UserId, Arc<UserEntry>>,
+    ttl: Duration,
+    /// Bumped by every invalidation; read without the lock for stamps.
+    epoch: AtomicU64,
+    /// Whether invalidations are known to reach this cache (on PostgreSQL: the listener
+    /// is subscribed).
+    answering: AtomicBool,
+    /// Serialises puts against invalidations so that the epoch check and the insert are
+    /// one step. Lookups never take it.
+    writes: Mutex<()>,
+}
+
+impl InProcessLivenessCache {
+    /// A cache of at most `capacity` users whose entries live `ttl`. `answering` is
+    /// `false` when a listener must subscribe first ([`Self::set_answering`]).
+    pub fn new(capacity: usize, ttl: Duration, answering: bool) -> Self {
+        Self {
+            entries: Cache::new(capacity.max(1)),
+            ttl,
+            epoch: AtomicU64::new(0),
+            answering: AtomicBool::new(answering),
+            writes: Mutex::new(()),
+        }
+    }
+
+    /// Starts (`true`) or stops (`false`) answering; either way the cache is emptied,
+    /// and puts stamped before are dropped.
+    pub fn set_answering(&self, answering: bool) {
+        self.invalidate(|| {
+            self.entries.clear();
+            self.answering.store(answering, Ordering::SeqCst);
+        });
+    }
+
+    /// Whether lookups may hit.
+    pub fn is_answering(&self) -> bool {
+        self.answering.load(Ordering::SeqCst)
+    }
+
+    /// Runs `change` under the write lock after bumping the epoch.
+    fn invalidate(&self, change: impl FnOnce()) {
+        // A poisoned lock only means another invalidation panicked midway; the epoch
+        // bump below still makes every older stamp void.
+        let _guard = self
+            .writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        change();
+    }
+
+    fn stamp(&self) -> CacheStamp {
+        CacheStamp(self.epoch.load(Ordering::SeqCst))
+    }
+}
+
+impl LivenessCache for InProcessLivenessCache {
+    fn lookup(&self, user_id: UserId, session_id: SessionId) -> CacheLookup {
+        // The stamp is taken first: an invalidation after it voids the caller's put.
+        let stamp = self.stamp();
+        if !self.is_answering() {
+            return CacheLookup::Miss(stamp);
+        }
+        let Some(entry) = self.entries.get(&user_id) else {
+            return CacheLookup::Miss(stamp);
+        };
+        let now = Instant::now();
+        match entry
+            .sessions
+            .iter()
+            .find(|(session, _)| session.id == session_id)
+        {
+            Some((session, read_at)) if now.duration_since(*read_at) < self.ttl => {
+                CacheLookup::Hit(Box::new(Principal {
+                    user: entry.user.clone(),
+                    session: session.clone(),
+                }))
+            }
+            _ => CacheLookup::Miss(stamp),
+        }
+    }
+
+    fn put(&self, stamp: CacheStamp, principal: &Principal) {
+        let _guard = self
+            .writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !self.is_answering() || self.epoch.load(Ordering::SeqCst) != stamp.0 {
+            return;
+        }
+        let now = Instant::now();
+        let user_id = principal.user.id;
+        let mut sessions: Vec<(Session, Instant)> = match self.entries.get(&user_id) {
+            Some(entry) => entry
+                .sessions
+                .iter()
+                .filter(|(session, read_at)| {
+                    session.id != principal.session.id && now.duration_since(*read_at) < self.ttl
+                })
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        if sessions.len() >= MAX_SESSIONS_PER_USER {
+            sessions.drain(..=sessions.len() - MAX_SESSIONS_PER_USER);
+        }
+        sessions.push((principal.session.clone(), now));
+        self.entries.insert(
+            user_id,
+            Arc::new(UserEntry {
+                user: principal.user.clone(),
+                sessions,
+            }),
+        );
+    }
+
+    fn forget_user(&self, user_id: UserId) {
+        self.invalidate(|| {
+            self.entries.remove(&user_id);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;
