@@ -70,6 +70,9 @@ pub struct RunInfo {
 /// What `hash-ceiling` prints.
 #[derive(Debug, Clone, Deserialize)]
 pub struct HashCeiling {
+    /// How it was measured (absent in older results).
+    #[serde(default)]
+    pub method: Option<String>,
     pub ops_per_sec: f64,
     pub threads: usize,
     pub memory_kib: u32,
@@ -559,8 +562,13 @@ impl Report {
                 || "—".to_owned(),
                 |h| {
                     format!(
-                        "Argon2id m = {} KiB, t = {}, p = {} on {} hashing threads",
-                        h.memory_kib, h.iterations, h.parallelism, h.threads
+                        "Argon2id m = {} KiB, t = {}, p = {} on {} hashing threads (hashing \
+                         ceilings: {})",
+                        h.memory_kib,
+                        h.iterations,
+                        h.parallelism,
+                        h.threads,
+                        h.method.as_deref().unwrap_or("the service's hasher")
                     )
                 },
             );
