@@ -147,16 +147,27 @@ record() { # the command as run, with the token, ids and ports as shell variable
   printf '%s\n' "$line" >>"$COMMANDS"
 }
 
+CLK_TCK=$(getconf CLK_TCK)
+proc_cpu_ms() { # CPU time (user + system, every thread) of a process so far
+  awk -v t="$CLK_TCK" '{ printf "%.0f", ($14 + $15) * 1000 / t }' "/proc/$1/stat"
+}
+
+# With CPU_PID set, also the CPU time that process used during the run (NAME.cpu.json):
+# on a shared machine CPU per request compares where requests per second cannot.
 oha_run() { # name, oha arguments...
   local name=$1; shift
   local args=(--no-tui --output-format json --stats-success-breakdown "$@")
+  local pid=${CPU_PID:-} before=0
+  [ -z "$pid" ] || before=$(proc_cpu_ms "$pid")
   record oha "${args[@]}"
   "$OHA" "${args[@]}" >"$DIR/$name.json" 2>>"$DIR/oha.err"
+  [ -z "$pid" ] || printf '{"cpu_ms": %s}\n' "$(($(proc_cpu_ms "$pid") - before))" \
+    >"$DIR/$name.cpu.json"
 }
 
 http_ceiling() { # n
   log "  HTTP ceiling $1"
-  oha_run "http-$1" -z "${CEILING_SECS}s" -c "$HTTP_CONNECTIONS" \
+  CPU_PID=$CEILING_PID oha_run "http-$1" -z "${CEILING_SECS}s" -c "$HTTP_CONNECTIONS" \
     "http://127.0.0.1:$CEILING_PORT/"
 }
 
@@ -205,7 +216,8 @@ awk -v p="$PASSWORD" 'BEGIN { for (i = 1; i <= 200000; i++)
   >"$WORK/signups.jsonl"
 
 "$BIN/http-ceiling" --port "$CEILING_PORT" &
-PIDS+=($!)
+CEILING_PID=$!
+PIDS+=("$CEILING_PID")
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$CEILING_PORT/" && break; sleep 0.05; done
 
 # --- one backend: scenarios 1 to 6 ------------------------------------------------------
@@ -227,21 +239,21 @@ run_backend() { # directory name, DATABASE_URL
 
   log "$1: scenario 1, authenticated GETs, between HTTP ceilings"
   http_ceiling 1
-  oha_run me -z "${SCENARIO_SECS}s" -c "$HTTP_CONNECTIONS" -H "$auth" "$URL/api/auth/me"
+  CPU_PID=$GH_PID oha_run me -z "${SCENARIO_SECS}s" -c "$HTTP_CONNECTIONS" -H "$auth" "$URL/api/auth/me"
   http_ceiling 2
-  oha_run profile -z "${SCENARIO_SECS}s" -c "$HTTP_CONNECTIONS" -H "$auth" \
+  CPU_PID=$GH_PID oha_run profile -z "${SCENARIO_SECS}s" -c "$HTTP_CONNECTIONS" -H "$auth" \
     "$URL/api/$USER_ID/profile"
   http_ceiling 3
 
   log "$1: scenario 2, login, between verification ceilings"
   hash_ceiling verify 1
-  oha_run login -z "${SCENARIO_SECS}s" -c "$LOGIN_CONNECTIONS" -m POST \
+  CPU_PID=$GH_PID oha_run login -z "${SCENARIO_SECS}s" -c "$LOGIN_CONNECTIONS" -m POST \
     -T application/json -Z "$WORK/logins.jsonl" "$URL/api/auth/login"
   hash_ceiling verify 2
 
   log "$1: scenario 3, signup, between hashing ceilings"
   hash_ceiling hash 1
-  oha_run signup -z "${SCENARIO_SECS}s" -c "$LOGIN_CONNECTIONS" -m POST \
+  CPU_PID=$GH_PID oha_run signup -z "${SCENARIO_SECS}s" -c "$LOGIN_CONNECTIONS" -m POST \
     -T application/json -Z "$WORK/signups.jsonl" "$URL/api/auth/signup"
   hash_ceiling hash 2
 

@@ -74,6 +74,12 @@ pub struct HashCeiling {
     #[serde(default)]
     pub method: Option<String>,
     pub ops_per_sec: f64,
+    /// Operations counted and the CPU time the hashing threads used (absent in older
+    /// results).
+    #[serde(default)]
+    pub ops: u64,
+    #[serde(default)]
+    pub cpu_ms: Option<f64>,
     pub threads: usize,
     pub memory_kib: u32,
     pub iterations: u32,
@@ -94,6 +100,24 @@ pub struct Memory {
     pub peak_kib: u64,
     /// VmRSS after start-up and seeding, before the flood.
     pub idle_kib: u64,
+}
+
+/// The CPU time a process used during one load run (`NAME.cpu.json`).
+#[derive(Debug, Clone, Deserialize)]
+struct CpuTime {
+    cpu_ms: f64,
+}
+
+/// CPU milliseconds per successful answer of a load run, when its CPU time was recorded.
+fn cpu_per_success(dir: &Path, name: &str, run: &LoadRun) -> Option<f64> {
+    let cpu: CpuTime = read_json(dir, &format!("{name}.cpu")).ok()?;
+    (run.successes() > 0).then(|| cpu.cpu_ms / run.successes() as f64)
+}
+
+/// The mean of the values present.
+fn mean(values: &[Option<f64>]) -> Option<f64> {
+    let present: Vec<f64> = values.iter().flatten().copied().collect();
+    (!present.is_empty()).then(|| present.iter().sum::<f64>() / present.len() as f64)
 }
 
 /// How a measurement compares with its target.
@@ -265,11 +289,24 @@ struct Throughput<'a> {
     target_text: &'static str,
 }
 
+/// CPU per answer of the scenario and of its ceiling, as a clause of the measured text.
+fn cpu_clause(scenario: Option<f64>, ceiling: Option<f64>) -> String {
+    match (scenario, ceiling) {
+        (Some(s), Some(c)) => format!(
+            "; CPU per answer {s:.3} ms vs {c:.3} ms in the ceiling (ceiling ÷ gatehouse {:.2})",
+            c / s
+        ),
+        (Some(s), None) => format!("; CPU per answer {s:.3} ms"),
+        _ => String::new(),
+    }
+}
+
 fn throughput_row(
     spec: &Throughput<'_>,
     run: anyhow::Result<LoadRun>,
     before: anyhow::Result<f64>,
     after: anyhow::Result<f64>,
+    cpu: (Option<f64>, Option<f64>),
 ) -> Row {
     let (run, before, after) = match (run, before, after) {
         (Ok(run), Ok(before), Ok(after)) => (run, before, after),
@@ -283,7 +320,13 @@ fn throughput_row(
         number: spec.number,
         scenario: spec.scenario.to_owned(),
         measured: with_failures(
-            format!("{} {}/s ({})", number(rate), spec.unit, latency(&run)),
+            format!(
+                "{} {}/s ({}){}",
+                number(rate),
+                spec.unit,
+                latency(&run),
+                cpu_clause(cpu.0, cpu.1)
+            ),
             &run,
         ),
         ceiling: format!(
@@ -423,6 +466,22 @@ fn hash_ceiling(dir: &Path, name: &str) -> anyhow::Result<HashCeiling> {
 pub fn backend(dir: &Path, label: &'static str) -> BackendReport {
     let http = |n| http_ceiling(dir, n);
     let ops = |name: &str| hash_ceiling(dir, name).map(|c| c.ops_per_sec);
+    let scenario_cpu = |name: &str| {
+        read_load(dir, name)
+            .ok()
+            .and_then(|run| cpu_per_success(dir, name, &run))
+    };
+    let http_cpu = |n: usize| {
+        let name = format!("http-{n}");
+        read_load(dir, &name)
+            .ok()
+            .and_then(|run| cpu_per_success(dir, &name, &run))
+    };
+    let hash_cpu = |name: &str| {
+        hash_ceiling(dir, name)
+            .ok()
+            .and_then(|c| Some(c.cpu_ms? / (c.ops > 0).then_some(c.ops as f64)?))
+    };
     let rows = vec![
         throughput_row(
             &Throughput {
@@ -436,6 +495,7 @@ pub fn backend(dir: &Path, label: &'static str) -> BackendReport {
             read_load(dir, "me"),
             http(1),
             http(2),
+            (scenario_cpu("me"), mean(&[http_cpu(1), http_cpu(2)])),
         ),
         throughput_row(
             &Throughput {
@@ -449,6 +509,7 @@ pub fn backend(dir: &Path, label: &'static str) -> BackendReport {
             read_load(dir, "profile"),
             http(2),
             http(3),
+            (scenario_cpu("profile"), mean(&[http_cpu(2), http_cpu(3)])),
         ),
         throughput_row(
             &Throughput {
@@ -462,6 +523,10 @@ pub fn backend(dir: &Path, label: &'static str) -> BackendReport {
             read_load(dir, "login"),
             ops("verify-1"),
             ops("verify-2"),
+            (
+                scenario_cpu("login"),
+                mean(&[hash_cpu("verify-1"), hash_cpu("verify-2")]),
+            ),
         ),
         throughput_row(
             &Throughput {
@@ -475,6 +540,10 @@ pub fn backend(dir: &Path, label: &'static str) -> BackendReport {
             read_load(dir, "signup"),
             ops("hash-1"),
             ops("hash-2"),
+            (
+                scenario_cpu("signup"),
+                mean(&[hash_cpu("hash-1"), hash_cpu("hash-2")]),
+            ),
         ),
     ];
     BackendReport {
@@ -582,7 +651,11 @@ impl Report {
              flood {}; scenario 4's GETs run at a fixed rate of {} req/s (oha `-q`, latency \
              corrected) idle and then under the flood. Throughput counts 2xx answers only. \
              \"split\" means met against one ceiling and not the other: the machine's speed \
-             drifted between the two.\n",
+             drifted between the two. Because the machine is shared, scenarios 1 to 3 also \
+             give the CPU time (all threads, from /proc) per answer, of gatehouse and of the \
+             ceiling, which does not depend on how much CPU the others left: the ceiling's \
+             CPU per answer divided by gatehouse's is the share of gatehouse's CPU that does \
+             the ceiling's work.\n",
             i.oha_version,
             number(i.scenario_seconds),
             number(i.ceiling_seconds),

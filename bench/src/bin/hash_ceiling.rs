@@ -59,6 +59,9 @@ struct Report {
     ops_per_sec: f64,
     ops: u64,
     seconds: f64,
+    /// CPU time the hashing threads used while measured, in ms (ceiling only): with the
+    /// machine shared, CPU per operation compares where operations per second cannot.
+    cpu_ms: Option<f64>,
     threads: usize,
     memory_kib: u32,
     iterations: u32,
@@ -68,13 +71,22 @@ struct Report {
 const PASSWORD: &str = "Bench-Ceiling-42";
 const OUTPUT_LEN: usize = 32;
 
-/// Every thread hashes until `seconds` have passed; returns (operations, elapsed).
+/// CPU time of the calling thread so far, in ns (first field of its schedstat).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Every thread hashes until `seconds` have passed; returns (operations, elapsed
+/// seconds, CPU ns of the hashing threads).
 fn ceiling(
     params: &Params,
     threads: usize,
     mode: Mode,
     seconds: f64,
-) -> anyhow::Result<(u64, f64)> {
+) -> anyhow::Result<(u64, f64, u64)> {
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let stored_salt = *b"gatehouse-bench!";
     let mut stored = [0u8; OUTPUT_LEN];
@@ -82,13 +94,14 @@ fn ceiling(
         .hash_password_into(PASSWORD.as_bytes(), &stored_salt, &mut stored)
         .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
     let done = AtomicU64::new(0);
+    let cpu_ns = AtomicU64::new(0);
     // The threads start together, after each has allocated and touched its memory.
     let start_line = Barrier::new(threads + 1);
     let duration = Duration::from_secs_f64(seconds);
     let elapsed = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|index| {
-                let (argon2, done, start_line) = (&argon2, &done, &start_line);
+                let (argon2, done, cpu_ns, start_line) = (&argon2, &done, &cpu_ns, &start_line);
                 scope.spawn(move || -> anyhow::Result<()> {
                     let mut memory = vec![Block::default(); params.block_count()];
                     let mut run = |salt: &[u8]| {
@@ -105,6 +118,7 @@ fn ceiling(
                     };
                     run(&stored_salt)?;
                     start_line.wait();
+                    let cpu_start = thread_cpu_ns();
                     let deadline = Instant::now() + duration;
                     let mut n: u64 = 0;
                     while Instant::now() < deadline {
@@ -123,6 +137,7 @@ fn ceiling(
                         n += 1;
                     }
                     done.fetch_add(n, Ordering::Relaxed);
+                    cpu_ns.fetch_add(thread_cpu_ns().saturating_sub(cpu_start), Ordering::Relaxed);
                     Ok(())
                 })
             })
@@ -137,7 +152,11 @@ fn ceiling(
         // The operations that started before the deadline finish after it: count their time.
         Ok::<_, anyhow::Error>(start.elapsed().as_secs_f64())
     })?;
-    Ok((done.load(Ordering::Relaxed), elapsed))
+    Ok((
+        done.load(Ordering::Relaxed),
+        elapsed,
+        cpu_ns.load(Ordering::Relaxed),
+    ))
 }
 
 fn password() -> PlaintextPassword {
@@ -193,18 +212,20 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     let threads = settings.hash_concurrency;
     let a = settings.argon2;
-    let (ops, seconds, method) = if args.service {
+    let (ops, seconds, cpu_ms, method) = if args.service {
         let (ops, seconds) = service(&settings, threads, args.mode, args.seconds).await?;
         (
             ops,
             seconds,
+            None,
             "the service's Argon2PasswordHasher on its HashPool",
         )
     } else {
         let params = Params::new(a.memory_kib, a.iterations, a.parallelism, Some(OUTPUT_LEN))
             .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
-        let (ops, seconds) = ceiling(&params, threads, args.mode, args.seconds)?;
-        (ops, seconds, "Argon2id, memory reused per thread")
+        let (ops, seconds, cpu_ns) = ceiling(&params, threads, args.mode, args.seconds)?;
+        let cpu_ms = (cpu_ns > 0).then(|| cpu_ns as f64 / 1e6);
+        (ops, seconds, cpu_ms, "Argon2id, memory reused per thread")
     };
     let report = Report {
         mode: args.mode,
@@ -212,6 +233,7 @@ async fn main() -> anyhow::Result<()> {
         ops_per_sec: ops as f64 / seconds,
         ops,
         seconds,
+        cpu_ms,
         threads,
         memory_kib: a.memory_kib,
         iterations: a.iterations,
