@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load benchmarks of gatehouse against the physical ceilings of this machine (issue 7).
 #
-#   bench/run.sh                  full run (about 12 minutes): results into BENCHMARKS.md
+#   bench/run.sh                  full run (about 9 minutes once built): into BENCHMARKS.md
 #   bench/run.sh --quick          a few seconds per scenario: a smoke run
 #   bench/run.sh --output FILE    write the results section to FILE, not to BENCHMARKS.md
 #
