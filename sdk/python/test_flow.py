@@ -20,7 +20,7 @@ from gatehouse_client.models import (
     ErrorCode,
     ErrorEnvelope,
     MessageResponse,
-    PasswordViolations,
+    ErrorDetailsType0,
     SessionList,
     User,
 )
@@ -44,7 +44,8 @@ def assert_envelope(response, status: HTTPStatus) -> ErrorEnvelope:
     assert response.status_code == status, response.content
     envelope = response.parsed
     assert isinstance(envelope, ErrorEnvelope), response.content
-    assert envelope.meta.request_id == response.headers["x-request-id"]
+    # `format: uuid`: the generated model parses it into a UUID.
+    assert str(envelope.meta.request_id) == response.headers["x-request-id"]
     return envelope
 
 
@@ -105,5 +106,8 @@ def test_a_weak_password_decodes_into_typed_password_violations(base_url: str) -
         refused = sign_up.sync_detailed(client=anonymous, body=Credentials(email=unique_email(), password="short"))
     envelope = assert_envelope(refused, HTTPStatus.BAD_REQUEST)
     assert envelope.error.code == ErrorCode.VALIDATION_PASSWORD
-    assert isinstance(envelope.error.details, PasswordViolations)
-    assert [v.rule for v in envelope.error.details.violations] == ["min_length", "uppercase", "digit"]
+    # `details` is the nullable ErrorDetails object (exactly one of fields / violations);
+    # openapi-python-client names its non-null branch ErrorDetailsType0.
+    assert isinstance(envelope.error.details, ErrorDetailsType0)
+    rules = [v.rule.value for v in envelope.error.details.violations]
+    assert rules == ["min_length", "uppercase", "digit"]

@@ -107,7 +107,7 @@ test('a weak password at signup decodes into the typed VALIDATION_PASSWORD envel
   const error = assertEnvelope(refused.error, 400, refused.response);
   assert.equal(error.error.code, 'VALIDATION_PASSWORD');
   const details = error.error.details;
-  assert.ok(details && 'violations' in details, 'details lists the violations');
+  assert.ok(details?.violations, 'details lists the violations');
   assert.deepEqual(
     details.violations.map((v) => v.rule),
     ['min_length', 'uppercase', 'digit'],

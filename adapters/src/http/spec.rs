@@ -191,6 +191,52 @@ fn parameter_example(name: &str) -> Option<Value> {
     })
 }
 
+/// Nullable properties referencing an enum get the enum inline, `null` included; enum
+/// components referenced nowhere else are added to `dropped`.
+fn inline_nullable_enums(schemas: &mut Map<String, Value>, dropped: &mut Vec<String>) {
+    let enums: Map<String, Value> = schemas
+        .iter()
+        .filter(|(_, s)| s.get("enum").is_some())
+        .map(|(name, s)| (name.clone(), s.clone()))
+        .collect();
+    for schema in schemas.values_mut() {
+        let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for prop in props.values_mut() {
+            if prop.get("nullable") != Some(&Value::Bool(true)) {
+                continue;
+            }
+            let Some(name) = prop
+                .pointer("/allOf/0/$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.rsplit('/').next())
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            let Some(target) = enums.get(&name) else {
+                continue;
+            };
+            let mut values = target
+                .get("enum")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            values.push(Value::Null);
+            *prop = json!({
+                "description": prop.get("description").cloned().unwrap_or(Value::Null),
+                "type": target.get("type").cloned().unwrap_or(json!("string")),
+                "nullable": true,
+                "enum": values,
+            });
+            dropped.push(name);
+        }
+    }
+    let text = Value::Object(schemas.clone()).to_string();
+    dropped.retain(|name| !text.contains(&format!("#/components/schemas/{name}\"")));
+}
+
 /// poem-openapi documents a `$ref` property as `allOf: [{$ref}, {description}]` (and
 /// repeats the description beside it). Generators that merge `allOf` into an object
 /// model choke on that when the target is an enum (openapi-python-client 0.29: "Cannot
@@ -281,10 +327,10 @@ fn make_optional_nullable(schema: &mut Value) {
 /// exactly one of the branches' properties (`minProperties`/`maxProperties` 1), and the
 /// branch schemas, used nowhere else, are dropped.
 ///
-/// A nullable enum (`failure_reason`) stays `allOf: [$ref]` + `nullable` + `type`:
-/// making the enum itself nullable (with `null` among its values) is stricter, but
-/// progenitor/typify 0.8 then generates the type twice and fails to compile; the
-/// linters and schemathesis read this form as "one of the values, or null".
+/// A nullable enum (`failure_reason`) is written inline, with `null` among its values,
+/// and its component dropped: a nullable component enum makes progenitor/typify 0.8
+/// generate the type twice, and `allOf: [$ref]` + `nullable` makes openapi-python-client
+/// refuse `null`.
 ///
 /// The property keeps `allOf` (for its description) and gets the referenced type.
 fn fold_nullable_refs(schemas: &mut Map<String, Value>) {
@@ -307,6 +353,7 @@ fn fold_nullable_refs(schemas: &mut Map<String, Value>) {
         }
     }
     let mut dropped = Vec::new();
+    inline_nullable_enums(schemas, &mut dropped);
     for name in &referenced {
         let Some(target) = schemas.get(name).cloned() else {
             continue;

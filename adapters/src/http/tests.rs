@@ -1624,6 +1624,9 @@ fn a_nullable_reference_points_at_a_schema_that_admits_null() {
     let reason = &schemas["AuthEvent"]["properties"]["failure_reason"];
     assert_eq!(reason["nullable"], true);
     assert_eq!(reason["type"], "string");
+    let values = reason["enum"].as_array().expect("enum");
+    assert!(values.contains(&Value::Null) && values.contains(&json!("INVALID_CREDENTIALS")));
+    assert!(schemas.get("AuthEventFailureReason").is_none());
     let details = &schemas["ErrorDetails"];
     assert_eq!(details["nullable"], true);
     assert_eq!(details["type"], "object");
