@@ -115,51 +115,8 @@ install_chromium() {
   /usr/bin/chromium --version 2>/dev/null
 }
 
-# The binary `cargo test --workspace` builds (and the binary tests use): asking for the
-# same build makes it a no-op after the tests, where `cargo build -p adapters` alone would
-# resolve other features (no dev-dependencies) and rebuild the server stack. $GATEHOUSE_BIN
-# names another binary instead.
-build_server() {
-  if [[ -n ${GATEHOUSE_BIN:-} ]]; then
-    gatehouse_bin=$GATEHOUSE_BIN
-  else
-    cargo test --workspace --locked --no-run
-    gatehouse_bin=$CARGO_TARGET_DIR/debug/gatehouse
-  fi
-  "$gatehouse_bin" --version
-}
-
-start_server() {
-  local port
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  base_url="http://127.0.0.1:$port"
-  # Run from the temp dir, so no .env of the clone is read and nothing is written there.
-  (
-    cd "$work"
-    HOST=127.0.0.1 PORT=$port \
-      DATABASE_URL="sqlite://$work/gatehouse.db" \
-      JWT_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')" \
-      JWT_SECRET_FILE="$work/jwt-secret" \
-      RATE_LIMIT_SIGNUP_PER_MINUTE=0 RATE_LIMIT_LOGIN_PER_MINUTE=0 \
-      LOGIN_THROTTLE_FAILURES=0 LOGIN_THROTTLE_ACCOUNT_FAILURES=0 \
-      LOG_LEVEL=warn \
-      exec "$gatehouse_bin" serve
-  ) >"$work/server.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 150); do
-    if curl -fsS "$base_url/ready" >/dev/null 2>&1; then
-      echo "gatehouse ready at $base_url"
-      return 0
-    fi
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-      echo "gatehouse exited before it was ready" >&2
-      return 1
-    fi
-    sleep 0.2
-  done
-  echo "gatehouse not ready after 30 s" >&2
-  return 1
-}
+# shellcheck source=../.ci/gatehouse.sh
+source "$root/.ci/gatehouse.sh"
 
 python_suite() {
   mkdir -p "$work/python"
@@ -192,8 +149,8 @@ swagger_ui_suite() {
 step "tools: Python (openapi-python-client, pytest)" install_python_tools
 step "tools: Node (@hey-api/openapi-ts, typescript, playwright-core)" install_node_tools
 step "tools: Chromium" install_chromium
-step "build gatehouse" build_server
-step "start gatehouse" start_server
+step "build gatehouse" build_gatehouse
+step "start gatehouse" start_gatehouse "$work"
 suite "Python client (openapi-python-client)" python_suite
 suite "TypeScript client (@hey-api/openapi-ts)" typescript_suite
 suite "Swagger UI in headless Chromium" swagger_ui_suite

@@ -4,7 +4,10 @@
 use std::path::Path;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let spec_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/auth.yaml");
+    // Read at run time, not baked in with `env!`: a build script compiled in one checkout
+    // and reused from a shared target directory must still read this checkout's spec.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")?;
+    let spec_path = Path::new(&manifest_dir).join("../../contracts/auth.yaml");
     println!("cargo:rerun-if-changed={}", spec_path.display());
     let spec: openapiv3::OpenAPI = serde_yaml::from_reader(std::fs::File::open(&spec_path)?)?;
     let mut generator = progenitor::Generator::default();

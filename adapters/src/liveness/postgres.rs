@@ -65,7 +65,8 @@ async fn relay(listener: &mut PgListener, cache: &InProcessLivenessCache) -> Str
         match listener.try_recv().await {
             Ok(Some(notification)) => match Uuid::parse_str(notification.payload()) {
                 Ok(id) => cache.forget_user(UserId::from_uuid(id)),
-                // Not ours to understand: drop everything rather than guess.
+                // Not ours to understand: empty the cache (switching it on again clears
+                // it) rather than guess whose entries it concerns.
                 Err(_) => cache.set_answering(true),
             },
             Ok(None) => return "connection lost".to_owned(),
