@@ -6,6 +6,7 @@ use std::thread;
 
 use application::Unavailable;
 use crossbeam_channel::{Sender, TrySendError, bounded};
+use thread_priority::{ThreadPriority, set_current_thread_priority};
 use tokio::sync::oneshot;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -26,6 +27,14 @@ pub struct HashPool {
     rejected: AtomicU64,
 }
 
+/// The scheduling priority of the pool's threads: the lowest of the normal ones
+/// (niceness 19 on Linux). A hash is tens of milliseconds of pure CPU; at the runtime's
+/// priority a login flood takes the cores from every other request, and an
+/// authenticated GET waited behind it (BENCHMARKS.md, scenario 4). At the lowest
+/// priority the runtime's threads run first whenever they have work, and hashing gets
+/// every cycle they leave. Lowering one's own priority needs no privilege.
+const THREAD_PRIORITY: ThreadPriority = ThreadPriority::Min;
+
 /// How long a client refused for saturation is told to wait.
 const SATURATED_RETRY_AFTER_SECS: u64 = 1;
 
@@ -41,6 +50,10 @@ impl HashPool {
             thread::Builder::new()
                 .name(format!("gatehouse-hash-{index}"))
                 .spawn(move || {
+                    if let Err(err) = set_current_thread_priority(THREAD_PRIORITY) {
+                        // Hashing still works at the normal priority, only less politely.
+                        tracing::warn!(error = %err, "could not lower the hashing thread's priority");
+                    }
                     // Ends when the pool (the only sender) is dropped.
                     while let Ok(job) = receiver.recv() {
                         job();
@@ -112,6 +125,27 @@ mod tests {
             .await
             .expect("runs");
         assert_eq!(name.as_deref(), Some("gatehouse-hash-0"));
+    }
+
+    /// The niceness of the calling thread, from `/proc/thread-self/stat` (field 19).
+    fn own_niceness() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+        rest.split(' ')
+            .nth(16)
+            .expect("nice")
+            .parse()
+            .expect("number")
+    }
+
+    #[tokio::test]
+    async fn pool_threads_run_at_a_lower_priority_than_the_caller() {
+        let pool = HashPool::new(1, 4).expect("pool");
+        let caller = own_niceness();
+        let worker = pool.run(own_niceness).await.expect("runs");
+        assert_eq!(worker, 19, "the lowest normal priority");
+        assert!(worker > caller, "worker {worker}, caller {caller}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
