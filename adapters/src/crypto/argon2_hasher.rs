@@ -201,6 +201,10 @@ impl PasswordHasher for Argon2PasswordHasher {
             .await??;
         Ok(())
     }
+
+    fn saturation(&self) -> Option<application::Unavailable> {
+        self.pool.saturation()
+    }
 }
 
 #[cfg(test)]

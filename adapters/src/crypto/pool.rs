@@ -35,8 +35,11 @@ pub struct HashPool {
 /// every cycle they leave. Lowering one's own priority needs no privilege.
 const THREAD_PRIORITY: ThreadPriority = ThreadPriority::Min;
 
-/// How long a client refused for saturation is told to wait.
-const SATURATED_RETRY_AFTER_SECS: u64 = 1;
+/// The refusal of a job while the queue is full: the client is told to wait a second.
+const SATURATED: Unavailable = Unavailable {
+    retry_after_secs: 1,
+    what: "password hashing",
+};
 
 impl HashPool {
     /// Starts the threads.
@@ -87,11 +90,7 @@ impl HashPool {
             }
             Err(TrySendError::Full(_)) => {
                 self.rejected.fetch_add(1, Ordering::Relaxed);
-                return Err(Unavailable {
-                    retry_after_secs: SATURATED_RETRY_AFTER_SECS,
-                    what: "password hashing",
-                }
-                .into());
+                return Err(SATURATED.into());
             }
             Err(TrySendError::Disconnected(_)) => {
                 anyhow::bail!("password hashing pool has stopped")
@@ -99,6 +98,16 @@ impl HashPool {
         }
         rx.await
             .map_err(|_| anyhow::anyhow!("password hashing worker dropped its job"))
+    }
+
+    /// The refusal a job would get right now: [`Unavailable`] while the queue is full
+    /// (counted as a refusal). A later [`HashPool::run`] may still be refused.
+    pub fn saturation(&self) -> Option<Unavailable> {
+        if !self.sender.is_full() {
+            return None;
+        }
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        Some(SATURATED)
     }
 
     /// Counters since start.
@@ -151,6 +160,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_refuses_with_unavailable_instead_of_waiting() {
         let pool = Arc::new(HashPool::new(1, 1).expect("pool"));
+        assert_eq!(pool.saturation(), None, "an empty queue");
         let (release_tx, release_rx) = mpsc::channel::<()>();
         let (started_tx, started_rx) = mpsc::channel::<()>();
         // Occupy the only worker until released.
@@ -176,7 +186,8 @@ mod tests {
         while pool.stats().accepted < 2 {
             tokio::task::yield_now().await;
         }
-        // ...the next one is refused at once.
+        // ...the next one is refused at once, and the pool says so beforehand.
+        assert_eq!(pool.saturation().map(|u| u.what), Some("password hashing"));
         let err = pool.run(|| 2).await.expect_err("queue full");
         assert_eq!(
             Unavailable::find_in(&err).map(|u| u.what),
@@ -186,7 +197,7 @@ mod tests {
             pool.stats(),
             HashPoolStats {
                 accepted: 2,
-                rejected: 1
+                rejected: 2
             }
         );
         release_tx.send(()).expect("release");

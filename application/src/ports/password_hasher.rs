@@ -51,4 +51,9 @@ pub trait PasswordHasher: Send + Sync + 'static {
     /// # Errors
     /// As [`PasswordHasher::hash`].
     async fn verify_dummy(&self, password: PlaintextPassword) -> anyhow::Result<()>;
+
+    /// The refusal a job would get right now ([`crate::Unavailable`] while the queue is
+    /// full), so that a use case can refuse before doing other work for nothing. A job
+    /// still reports saturation itself: the queue may fill in between.
+    fn saturation(&self) -> Option<crate::Unavailable>;
 }

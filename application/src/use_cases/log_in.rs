@@ -46,7 +46,7 @@ pub enum LogInError {
 /// Verifies the credentials, opens a session and issues its token.
 ///
 /// Order (after the per-IP limit, see [`crate::use_cases::admit`]): email format →
-/// per-account throttle (counts the attempt
+/// hashing saturation (503 at once) → per-account throttle (counts the attempt
 /// before the password is verified, so parallel guesses cannot overrun it) → lookup →
 /// verification → session.
 ///
@@ -68,6 +68,14 @@ pub async fn log_in(
     let ip = request.caller.ip;
     let email = EmailAddress::parse(&request.email).map_err(LogInError::InvalidEmail)?;
     let password = PlaintextPassword::new(request.password.expose_secret().to_owned());
+
+    // While hashing is saturated the answer is 503 whatever else happens: give it now,
+    // before the attempt is counted and before the lookup, so that under a login flood a
+    // refused request costs its answer and nothing more (no database work, no memory
+    // held while waiting for a connection).
+    if let Some(unavailable) = ports.hasher.saturation() {
+        return Err(anyhow::Error::new(unavailable).into());
+    }
 
     if let ThrottleDecision::Throttled { retry_after_secs } = ports
         .throttle
@@ -212,6 +220,7 @@ mod tests {
     use mockall::Sequence;
 
     use super::*;
+    use crate::Unavailable;
     use crate::use_cases::test_support::{
         CALLER_IP, CALLER_USER_AGENT, Captured, Mocks, assert_carries_unavailable, assert_event,
         caller, capture_events, captured, config, forgets, now, only, taken, unavailable, user,
@@ -763,6 +772,33 @@ mod tests {
             .returning(|_, _| Err(unavailable()));
         no_session_is_started(&mut mocks);
         mocks.events.expect_record().never();
+        let ports = mocks.into_ports();
+
+        let result = log_in(&ports, &config(), request(EMAIL)).await;
+
+        let Err(LogInError::Unexpected(err)) = result else {
+            panic!("expected Unexpected, got {result:?}");
+        };
+        assert_carries_unavailable(&err);
+    }
+
+    #[tokio::test]
+    async fn login_while_hashing_is_saturated_is_refused_before_the_throttle_and_the_lookup() {
+        let mut mocks = Mocks::default();
+        mocks.hasher.checkpoint();
+        mocks.hasher.expect_saturation().times(1).returning(|| {
+            Some(Unavailable {
+                retry_after_secs: 2,
+                what: "database",
+            })
+        });
+        mocks.hasher.expect_verify().never();
+        mocks.hasher.expect_verify_dummy().never();
+        mocks.throttle.expect_attempt().never();
+        mocks.throttle.expect_release().never();
+        mocks.users.expect_find_by_email().never();
+        mocks.events.expect_record().never();
+        no_session_is_started(&mut mocks);
         let ports = mocks.into_ports();
 
         let result = log_in(&ports, &config(), request(EMAIL)).await;

@@ -46,8 +46,8 @@ pub fn user(email: &str) -> User {
     }
 }
 
-/// Every port as a mock; set expectations, then call [`Mocks::into_ports`].
-#[derive(Default)]
+/// Every port as a mock; set expectations, then call [`Mocks::into_ports`]. The hasher
+/// is never saturated unless a test says otherwise (`hasher.checkpoint()` first).
 pub struct Mocks {
     pub users: MockUserRepository,
     pub sessions: MockSessionRepository,
@@ -59,6 +59,23 @@ pub struct Mocks {
     /// `None`: a cache that always misses ([`NoLivenessCache`]), for the tests that are
     /// not about caching.
     pub liveness: Option<MockLivenessCache>,
+}
+
+impl Default for Mocks {
+    fn default() -> Self {
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_saturation().returning(|| None);
+        Self {
+            users: MockUserRepository::default(),
+            sessions: MockSessionRepository::default(),
+            events: MockAuthEventLog::default(),
+            hasher,
+            tokens: MockTokenCodec::default(),
+            rate_limiter: MockRateLimiter::default(),
+            throttle: MockLoginThrottle::default(),
+            liveness: None,
+        }
+    }
 }
 
 impl Mocks {
