@@ -12,6 +12,7 @@
 //! - Time claims are only read here; `iss`, `aud`, `nbf` and `exp` are judged by the
 //!   domain's `TokenPolicy` so that the order of checks is the contract's.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use application::ports::{TokenCodec, TokenDecodeError};
@@ -20,6 +21,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use domain::{Claims, SessionId, UserId};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -96,23 +98,23 @@ impl TokenCodec for JwtTokenCodec {
         else {
             return Err(TokenDecodeError::Invalid);
         };
-        let header: Value = URL_SAFE_NO_PAD
+        let header = URL_SAFE_NO_PAD
             .decode(header)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or(TokenDecodeError::Invalid)?;
-        if header.get("alg").and_then(Value::as_str) != Some("HS256") {
+            .map_err(|_| TokenDecodeError::Invalid)?;
+        let header: JoseHeader<'_> =
+            serde_json::from_slice(&header).map_err(|_| TokenDecodeError::Invalid)?;
+        if header.alg.as_deref() != Some("HS256") {
             return Err(TokenDecodeError::Invalid);
         }
-        let typ_ok = header.get("typ").and_then(Value::as_str).is_some_and(|t| {
+        let typ_ok = header.typ.as_deref().is_some_and(|t| {
             t.eq_ignore_ascii_case(TOKEN_TYPE) || t.eq_ignore_ascii_case("application/at+jwt")
         });
         if !typ_ok {
             return Err(TokenDecodeError::Invalid);
         }
         let key = header
-            .get("kid")
-            .and_then(Value::as_str)
+            .kid
+            .as_deref()
             .and_then(|kid| self.decoding_keys.get(kid))
             .ok_or(TokenDecodeError::Invalid)?;
         let message_len = token.len() - signature.len() - 1;
@@ -124,15 +126,76 @@ impl TokenCodec for JwtTokenCodec {
             return Err(TokenDecodeError::Invalid);
         }
         // From here on the token is ours: problems are the claims', not the signature's.
-        let claims: Value = URL_SAFE_NO_PAD
+        let payload = URL_SAFE_NO_PAD
             .decode(payload)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or(TokenDecodeError::InvalidClaims { user_id: None })?;
+            .map_err(|_| TokenDecodeError::InvalidClaims { user_id: None })?;
+        // The claims as gatehouse writes them parse straight into their types; anything
+        // else goes through the generic reading, which finds the subject for the log.
+        if let Ok(claims) = serde_json::from_slice::<WrittenClaims<'_>>(&payload)
+            && let Some(claims) = claims.into_claims()
+        {
+            return Ok(claims);
+        }
+        let claims: Value = serde_json::from_slice(&payload)
+            .map_err(|_| TokenDecodeError::InvalidClaims { user_id: None })?;
         let Value::Object(map) = claims else {
             return Err(TokenDecodeError::InvalidClaims { user_id: None });
         };
         read_claims(&map)
+    }
+}
+
+/// The header fields gatehouse reads; every other one (`jku`, `jwk`, `x5u`, `x5c`, of any
+/// shape) is skipped unread. A field of the wrong type or given twice fails the parse,
+/// and with it the token.
+#[derive(Deserialize)]
+struct JoseHeader<'a> {
+    #[serde(borrow, default)]
+    alg: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+}
+
+/// The claims as [`JwtTokenCodec::encode`] writes them, read without building a generic
+/// JSON tree. `None` from [`WrittenClaims::into_claims`] (or a failed parse) sends the
+/// payload to [`read_claims`], which decides the error.
+#[derive(Deserialize)]
+struct WrittenClaims<'a> {
+    #[serde(borrow)]
+    sub: Cow<'a, str>,
+    #[serde(borrow)]
+    user_id: Cow<'a, str>,
+    email: String,
+    #[serde(borrow)]
+    sid: Cow<'a, str>,
+    #[serde(borrow)]
+    jti: Cow<'a, str>,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    iss: String,
+    aud: String,
+}
+
+impl WrittenClaims<'_> {
+    fn into_claims(self) -> Option<Claims> {
+        let sub = Uuid::parse_str(&self.sub).ok()?;
+        if Uuid::parse_str(&self.user_id).ok()? != sub {
+            return None;
+        }
+        Some(Claims {
+            sub: UserId::from_uuid(sub),
+            email: self.email,
+            sid: SessionId::from_uuid(Uuid::parse_str(&self.sid).ok()?),
+            jti: Uuid::parse_str(&self.jti).ok()?,
+            iat: self.iat,
+            nbf: self.nbf,
+            exp: self.exp,
+            iss: self.iss,
+            aud: self.aud,
+        })
     }
 }
 
@@ -285,6 +348,45 @@ mod tests {
             "x5u": "https://attacker.example/cert", "x5c": ["not-a-cert"]
         });
         let token = forge(header, body(&c), key.expose_secret().as_bytes());
+        assert_eq!(codec.decode(&token), Ok(c));
+    }
+
+    #[test]
+    fn a_header_field_given_twice_is_invalid() {
+        let key = secret("current");
+        let codec = JwtTokenCodec::new(&key, &[]);
+        let kid = key_id(&key);
+        // JSON with a repeated name cannot be built with `json!`: written by hand.
+        let header = format!(r#"{{"alg":"none","typ":"at+jwt","kid":"{kid}","alg":"HS256"}}"#);
+        let h = URL_SAFE_NO_PAD.encode(header);
+        let b = URL_SAFE_NO_PAD.encode(body(&claims()).to_string());
+        let message = format!("{h}.{b}");
+        let token = format!(
+            "{message}.{}",
+            hmac_sign::sign(key.expose_secret().as_bytes(), message.as_bytes())
+        );
+        assert_eq!(codec.decode(&token), Err(TokenDecodeError::Invalid));
+    }
+
+    #[test]
+    fn escaped_strings_extra_claims_and_any_order_read_as_the_same_claims() {
+        let key = secret("current");
+        let codec = JwtTokenCodec::new(&key, &[]);
+        let c = claims();
+        let header = json!({"kid": key_id(&key), "typ": "at+jwt", "alg": "HS256"});
+        let mut written = body(&c);
+        written["scope"] = json!(["everything"]);
+        // `\u0040` is `@`: a JSON escape the fast path cannot borrow.
+        let raw = written
+            .to_string()
+            .replace(&c.email, &c.email.replace('@', "\\u0040"));
+        assert!(raw.contains("\\u0040"), "{raw}");
+        let h = URL_SAFE_NO_PAD.encode(header.to_string());
+        let message = format!("{h}.{}", URL_SAFE_NO_PAD.encode(raw));
+        let token = format!(
+            "{message}.{}",
+            hmac_sign::sign(key.expose_secret().as_bytes(), message.as_bytes())
+        );
         assert_eq!(codec.decode(&token), Ok(c));
     }
 

@@ -163,23 +163,34 @@ async fn handle<E: Endpoint>(ep: Arc<E>, mut req: Request, index: Arc<SpecIndex>
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return payload_too_large().into_response();
     }
-    let bytes = match req.take_body().into_bytes_limit(MAX_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(ReadBodyError::PayloadTooLarge) => return payload_too_large().into_response(),
-        Err(_) => {
-            return ApiError::validation(vec![FieldError {
-                field: "body".into(),
-                message: "could not be read".into(),
-            }])
-            .into_response();
+    // A body known to be empty (no `Content-Length` or `Content-Length: 0` in HTTP/1,
+    // `END_STREAM` on the headers in HTTP/2) has nothing to read, cap or keep; taking
+    // it leaves the empty body in its place.
+    let body = req.take_body();
+    let bytes = if body.is_empty() {
+        Default::default()
+    } else {
+        match body.into_bytes_limit(MAX_BODY_BYTES).await {
+            Ok(bytes) => {
+                req.set_body(bytes.clone());
+                bytes
+            }
+            Err(ReadBodyError::PayloadTooLarge) => return payload_too_large().into_response(),
+            Err(_) => {
+                return ApiError::validation(vec![FieldError {
+                    field: "body".into(),
+                    message: "could not be read".into(),
+                }])
+                .into_response();
+            }
         }
     };
-    req.set_body(bytes.clone());
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    // The URI shares its buffer: cloning it copies no path.
+    let uri = req.uri().clone();
     match ep.call(req).await {
         Ok(resp) => resp.into_response(),
-        Err(err) => framework_error(err, &method, &path, &bytes, &index).into_response(),
+        Err(err) => framework_error(err, &method, uri.path(), &bytes, &index).into_response(),
     }
 }
 
