@@ -123,15 +123,21 @@ fn write_private(path: &Path, secret: &str) -> anyhow::Result<()> {
 /// # Errors
 /// Database unreachable, migrations failing, invalid hashing parameters.
 pub async fn build_app(settings: &Settings, jwt_secret: &SecretString) -> anyhow::Result<App> {
-    let database =
-        persistence::connect_with(&settings.database_url, settings.database_pool).await?;
-    database.migrate_up().await?;
-
     let pool = Arc::new(HashPool::new(
         settings.hash_concurrency,
         settings.hash_queue_limit,
     )?);
-    let hasher = Arc::new(Argon2PasswordHasher::new(settings.argon2, pool)?);
+    // The dummy hash is made on the pool while the database connects and is checked.
+    let (database, hasher) = tokio::try_join!(
+        async {
+            let database =
+                persistence::connect_with(&settings.database_url, settings.database_pool).await?;
+            database.migrate_up().await?;
+            Ok::<_, anyhow::Error>(database)
+        },
+        Argon2PasswordHasher::start(settings.argon2, pool),
+    )?;
+    let hasher = Arc::new(hasher);
     let tokens = JwtTokenCodec::new(jwt_secret, &settings.jwt_previous_secrets);
     self_test_tokens(&tokens)?;
 

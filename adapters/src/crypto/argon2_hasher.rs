@@ -69,19 +69,34 @@ pub struct Argon2PasswordHasher {
 }
 
 impl Argon2PasswordHasher {
-    /// Builds the hasher and computes the dummy hash (one hash at start-up).
+    /// Builds the hasher and computes the dummy hash (one hash at start-up) on the
+    /// calling thread.
     ///
     /// # Errors
     /// Invalid parameters.
     pub fn new(settings: Argon2Settings, pool: Arc<HashPool>) -> anyhow::Result<Self> {
-        let params = Params::new(
-            settings.memory_kib,
-            settings.iterations,
-            settings.parallelism,
-            Some(OUTPUT_LEN),
-        )
-        .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
+        let params = params(settings)?;
         let dummy = hash_with(&params, "gatehouse-dummy-password", Memory::Fresh)?;
+        Ok(Self {
+            params,
+            pool,
+            dummy,
+        })
+    }
+
+    /// As [`Argon2PasswordHasher::new`], with the dummy hash computed on the pool: start-up
+    /// goes on meanwhile (connecting to the database), and the hashing thread that makes
+    /// it has its block memory ready for the first login.
+    ///
+    /// # Errors
+    /// Invalid parameters; the pool refusing or losing the job.
+    pub async fn start(settings: Argon2Settings, pool: Arc<HashPool>) -> anyhow::Result<Self> {
+        let params = params(settings)?;
+        let dummy = {
+            let params = params.clone();
+            pool.run(move || hash_with(&params, "gatehouse-dummy-password", Memory::ThreadLocal))
+                .await??
+        };
         Ok(Self {
             params,
             pool,
@@ -93,6 +108,16 @@ impl Argon2PasswordHasher {
     pub fn pool(&self) -> &HashPool {
         &self.pool
     }
+}
+
+fn params(settings: Argon2Settings) -> anyhow::Result<Params> {
+    Params::new(
+        settings.memory_kib,
+        settings.iterations,
+        settings.parallelism,
+        Some(OUTPUT_LEN),
+    )
+    .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))
 }
 
 /// Argon2 over `memory`'s blocks into `out` (whose length is the output length).
@@ -397,6 +422,31 @@ mod tests {
                 "{algorithm:?} with {output_len} bytes"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn started_on_the_pool_the_dummy_hash_is_made_there_with_the_current_parameters() {
+        let pool = Arc::new(HashPool::new(1, 8).expect("pool"));
+        let hasher = Argon2PasswordHasher::start(
+            Argon2Settings {
+                memory_kib: 1024,
+                iterations: 1,
+                parallelism: 1,
+            },
+            Arc::clone(&pool),
+        )
+        .await
+        .expect("hasher");
+        assert_eq!(pool.stats().accepted, 1, "the dummy hash ran on the pool");
+        assert!(
+            hasher
+                .dummy
+                .as_str()
+                .starts_with("$argon2id$v=19$m=1024,t=1,p=1$"),
+            "{}",
+            hasher.dummy.as_str()
+        );
+        assert_eq!(kept_blocks(&hasher).await.1, 1024, "its memory is kept");
     }
 
     #[tokio::test]

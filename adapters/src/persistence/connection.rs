@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use application::Unavailable;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 
 /// A connected database (cheap to clone: it is a pool).
 #[derive(Clone, Debug)]
@@ -95,9 +95,7 @@ pub async fn connect_with(url: &str, pool: PoolSettings) -> anyhow::Result<Datab
             }
         });
     } else {
-        options
-            .max_connections(pool.max_connections.unwrap_or(10))
-            .min_connections(1);
+        options.max_connections(pool.max_connections.unwrap_or(10));
     }
     let conn = sea_orm::Database::connect(options)
         .await
@@ -116,7 +114,27 @@ impl Database {
     /// # Errors
     /// A failed migration, or a database whose schema is newer than this binary knows.
     pub async fn migrate_up(&self) -> anyhow::Result<()> {
-        self.refuse_newer_schema().await?;
+        // The usual start, on an already migrated database, takes one connection: the
+        // checks share one transaction. Run one after the other on the pool, they took
+        // two, because the pool gets a connection back only after the query that used
+        // it has returned, and the next query found none idle — on PostgreSQL a second
+        // TCP and TLS handshake before the service could listen.
+        let checks = self
+            .conn
+            .begin()
+            .await
+            .context("reading applied migrations")?;
+        refuse_newer_schema(&checks).await?;
+        let pending = Migrator::get_pending_migrations(&checks)
+            .await
+            .context("reading pending migrations")?;
+        checks
+            .commit()
+            .await
+            .context("reading applied migrations")?;
+        if pending.is_empty() {
+            return Ok(());
+        }
         Migrator::up(&self.conn, None)
             .await
             .context("applying migrations")
@@ -137,7 +155,7 @@ impl Database {
     /// # Errors
     /// When the database cannot be read, or holds migrations this binary does not know.
     pub async fn migration_status(&self) -> anyhow::Result<Vec<(String, bool)>> {
-        self.refuse_newer_schema().await?;
+        refuse_newer_schema(&self.conn).await?;
         let migrations = Migrator::get_migration_with_status(&self.conn)
             .await
             .context("reading migration status")?;
@@ -152,34 +170,34 @@ impl Database {
             .collect())
     }
 
-    /// Refuses a database that holds migrations this binary does not know: it was
-    /// migrated by a newer gatehouse, and running against it could corrupt data.
-    async fn refuse_newer_schema(&self) -> anyhow::Result<()> {
-        let applied = Migrator::get_migration_models(&self.conn)
-            .await
-            .context("reading applied migrations")?;
-        let known: Vec<String> = Migrator::migrations()
-            .iter()
-            .map(|m| m.name().to_owned())
-            .collect();
-        let unknown: Vec<String> = applied
-            .into_iter()
-            .map(|m| m.version)
-            .filter(|v| !known.contains(v))
-            .collect();
-        anyhow::ensure!(
-            unknown.is_empty(),
-            "the database schema is newer than this gatehouse {} knows (applied migrations it does not have: {}); run the gatehouse version that migrated it, or newer",
-            env!("CARGO_PKG_VERSION"),
-            unknown.join(", ")
-        );
-        Ok(())
-    }
-
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> bool {
         self.conn.execute_unprepared("SELECT 1").await.is_ok()
     }
+}
+
+/// Refuses a database that holds migrations this binary does not know: it was
+/// migrated by a newer gatehouse, and running against it could corrupt data.
+async fn refuse_newer_schema(db: &impl ConnectionTrait) -> anyhow::Result<()> {
+    let applied = Migrator::get_migration_models(db)
+        .await
+        .context("reading applied migrations")?;
+    let known: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let unknown: Vec<String> = applied
+        .into_iter()
+        .map(|m| m.version)
+        .filter(|v| !known.contains(v))
+        .collect();
+    anyhow::ensure!(
+        unknown.is_empty(),
+        "the database schema is newer than this gatehouse {} knows (applied migrations it does not have: {}); run the gatehouse version that migrated it, or newer",
+        env!("CARGO_PKG_VERSION"),
+        unknown.join(", ")
+    );
+    Ok(())
 }
 
 /// Whether `err` means "the database cannot be reached right now" rather than "this
