@@ -95,7 +95,9 @@ pub async fn connect_with(url: &str, pool: PoolSettings) -> anyhow::Result<Datab
             }
         });
     } else {
-        options.max_connections(pool.max_connections.unwrap_or(10));
+        options
+            .max_connections(pool.max_connections.unwrap_or(10))
+            .min_connections(1);
     }
     let conn = sea_orm::Database::connect(options)
         .await
