@@ -13,13 +13,6 @@ use clap::{Parser, Subcommand};
 use poem::Server;
 use poem::listener::TcpListener;
 
-/// mimalloc instead of the system allocator. A request allocates and frees dozens of
-/// small objects (futures, headers, JSON); with glibc's malloc that was 15 % of the CPU
-/// of an authenticated GET, and it cost 10 % of the whole with mimalloc swapped in
-/// (BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "gatehouse",
