@@ -24,7 +24,7 @@ use crate::liveness::{InProcessLivenessCache, spawn_postgres_listener};
 use crate::persistence::{
     self, Database, SeaOrmAuthEventLog, SeaOrmSessionRepository, SeaOrmUserRepository,
 };
-use crate::token::JwtTokenCodec;
+use crate::token::{JwtTokenCodec, VerifiedTokens};
 use domain::{LoginThrottlePolicy, ThrottleLimit};
 
 /// The system clock, to the microsecond: PostgreSQL keeps microseconds, so SQLite gets
@@ -164,7 +164,7 @@ pub async fn build_app(settings: &Settings, jwt_secret: &SecretString) -> anyhow
         sessions: Arc::new(SeaOrmSessionRepository::new(database.clone())),
         events: Arc::new(SeaOrmAuthEventLog::new(database.clone())),
         hasher: hasher.clone(),
-        tokens: Arc::new(tokens),
+        tokens: token_codec(tokens, settings),
         rate_limiter: rate_limiter.clone(),
         throttle: throttle.clone(),
         clock: Arc::new(SystemClock),
@@ -194,6 +194,18 @@ pub async fn build_app(settings: &Settings, jwt_secret: &SecretString) -> anyhow
         database,
         hasher,
     })
+}
+
+/// The token codec, with its memo of verified tokens (as many as the liveness cache
+/// holds users; `SESSION_CACHE_CAPACITY=0` turns both off).
+fn token_codec(
+    tokens: JwtTokenCodec,
+    settings: &Settings,
+) -> Arc<dyn application::ports::TokenCodec> {
+    match settings.session_cache.capacity {
+        0 => Arc::new(tokens),
+        capacity => Arc::new(VerifiedTokens::new(tokens, capacity)),
+    }
 }
 
 /// The liveness cache the settings ask for: off, in process (SQLite: one instance), or

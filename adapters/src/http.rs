@@ -37,10 +37,11 @@ mod types;
 use std::sync::Arc;
 
 use application::AuthUseCases;
+use poem::endpoint::BoxEndpoint;
 use poem::endpoint::make_sync;
 use poem::middleware::CatchPanic;
 use poem::web::Html;
-use poem::{Endpoint, EndpointExt, Response, Route, get};
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Request, Response, Route, get};
 
 pub use client_ip::{TrustedProxies, resolve_client_ip};
 pub use envelope::{ApiError, ErrorCode};
@@ -77,8 +78,7 @@ pub fn app(deps: HttpDeps) -> impl Endpoint<Output = Response> {
         .replacen(&service.spec(), &compact, 1);
     let index = Arc::new(spec_index::SpecIndex::new(&document));
 
-    let routes = Route::new()
-        .nest("/", service)
+    let docs = Route::new()
         .at("/docs", get(make_sync(move |_| Html(html.clone()))))
         .at(
             "/openapi.json",
@@ -95,10 +95,14 @@ pub fn app(deps: HttpDeps) -> impl Endpoint<Output = Response> {
                     .content_type("application/yaml")
                     .body(yaml.clone())
             })),
-        )
-        .data(Arc::clone(&deps.service))
-        .data(deps.readiness)
-        .with(CatchPanic::new().with_handler(middleware::panic_response));
+        );
+    let routes = Routes {
+        api: service.into_endpoint(),
+        docs,
+        service: Arc::clone(&deps.service),
+        readiness: deps.readiness,
+    }
+    .with(CatchPanic::new().with_handler(middleware::panic_response));
     middleware::envelope_layer(
         routes,
         middleware::Layer {
@@ -108,6 +112,34 @@ pub fn app(deps: HttpDeps) -> impl Endpoint<Output = Response> {
             service: deps.service,
         },
     )
+}
+
+/// The paths served beside the operations: Swagger UI and the document.
+const DOC_PATHS: [&str; 3] = ["/docs", "/openapi.json", "/openapi.yaml"];
+
+/// The operations (poem-openapi's own router) and the document's three paths, with the
+/// data the operations read. A `Route` nesting the operations at `/`, plus a `.data()`
+/// layer per value, did the same with three more layers per request — the nest re-parsed
+/// and re-allocated every request's URI — on the authenticated hot path.
+struct Routes {
+    api: BoxEndpoint<'static>,
+    docs: Route,
+    service: Arc<dyn AuthUseCases>,
+    readiness: Arc<dyn Readiness>,
+}
+
+impl Endpoint for Routes {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        req.extensions_mut().insert(Arc::clone(&self.service));
+        req.extensions_mut().insert(Arc::clone(&self.readiness));
+        if DOC_PATHS.contains(&req.uri().path()) {
+            self.docs.call(req).await
+        } else {
+            self.api.call(req).await
+        }
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,10 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+mod verified;
+
+pub use verified::VerifiedTokens;
+
 /// The `typ` header gatehouse writes (RFC 9068).
 pub const TOKEN_TYPE: &str = "at+jwt";
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use poem::error::ReadBodyError;
 use poem::http::{HeaderValue, Method, StatusCode, header};
-use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response};
+use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::error::{
     AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
@@ -39,61 +39,77 @@ pub struct Layer {
     pub service: Arc<dyn AuthUseCases>,
 }
 
-/// Wraps `ep` in the request-id, client-IP, CORS, per-IP-limit, body-cap and
-/// error-envelope layer.
-pub fn envelope_layer<E: Endpoint + 'static>(
-    ep: E,
+/// `inner` wrapped in the request-id, client-IP, CORS, per-IP-limit, body-cap and
+/// error-envelope layer: the outermost endpoint of the app.
+///
+/// A struct rather than `EndpointExt::around`: every request borrows the layer's parts
+/// instead of cloning its `Arc`s (shared by both runtime threads, each clone is a
+/// contended atomic) — this runs on every request, the authenticated hot path included.
+pub struct Envelope<E> {
+    inner: E,
     layer: Layer,
-) -> impl Endpoint<Output = Response> {
-    ep.around(move |ep, mut req| {
-        let layer = layer.clone();
-        async move {
-            let Layer {
-                index,
-                cors_origins,
-                trusted_proxies,
-                service,
-            } = layer;
-            let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
-            let ip = resolve_client_ip(peer, req.headers(), &trusted_proxies);
-            req.extensions_mut().insert(ClientIp(ip));
-            let incoming = req
+}
+
+/// Wraps `ep` in the [`Envelope`].
+pub fn envelope_layer<E: Endpoint>(ep: E, layer: Layer) -> Envelope<E> {
+    Envelope { inner: ep, layer }
+}
+
+impl<E: Endpoint> Endpoint for Envelope<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let Layer {
+            index,
+            cors_origins,
+            trusted_proxies,
+            service,
+        } = &self.layer;
+        let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+        let ip = resolve_client_ip(peer, req.headers(), trusted_proxies);
+        req.extensions_mut().insert(ClientIp(ip));
+        let incoming = req
+            .headers()
+            .get(request_id::HEADER)
+            .and_then(|v| v.to_str().ok());
+        let id = request_id::choose(incoming);
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .filter(|o| cors_origins.iter().any(|allowed| allowed == o))
+            .map(str::to_owned);
+        let is_preflight = req.method() == Method::OPTIONS
+            && req
                 .headers()
-                .get(request_id::HEADER)
-                .and_then(|v| v.to_str().ok());
-            let id = request_id::choose(incoming);
-            let origin = req
-                .headers()
-                .get(header::ORIGIN)
-                .and_then(|v| v.to_str().ok())
-                .filter(|o| cors_origins.iter().any(|allowed| allowed == o))
-                .map(str::to_owned);
-            let is_preflight = req.method() == Method::OPTIONS
-                && req
-                    .headers()
-                    .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-            let mut resp = match (&origin, is_preflight) {
-                (Some(_), true) => preflight(req.uri().path(), &index),
-                _ => request_id::scope(id.clone(), limited(ep, req, index, service)).await,
-            };
-            if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
-                let headers = resp.headers_mut();
-                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-                headers.insert(
-                    header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                    HeaderValue::from_static("x-request-id, retry-after, www-authenticate"),
-                );
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        let mut resp = match (&origin, is_preflight) {
+            (Some(_), true) => preflight(req.uri().path(), index),
+            _ => {
+                request_id::scope(
+                    id.clone(),
+                    limited(&self.inner, req, index, service.as_ref()),
+                )
+                .await
             }
-            if !cors_origins.is_empty() {
-                resp.headers_mut()
-                    .append(header::VARY, HeaderValue::from_static("origin"));
-            }
-            if let Ok(value) = HeaderValue::from_str(&id) {
-                resp.headers_mut().insert(request_id::HEADER, value);
-            }
-            Ok(resp)
+        };
+        if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
+            let headers = resp.headers_mut();
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("x-request-id, retry-after, www-authenticate"),
+            );
         }
-    })
+        if !cors_origins.is_empty() {
+            resp.headers_mut()
+                .append(header::VARY, HeaderValue::from_static("origin"));
+        }
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            resp.headers_mut().insert(request_id::HEADER, value);
+        }
+        Ok(resp)
+    }
 }
 
 /// The answer to a CORS preflight from a listed origin: the route's own methods (from
@@ -121,10 +137,10 @@ fn preflight(path: &str, index: &SpecIndex) -> Response {
 /// request is looked at — so malformed and failed requests count too — and carry the
 /// limit's state in `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`.
 async fn limited<E: Endpoint>(
-    ep: Arc<E>,
+    ep: &E,
     req: Request,
-    index: Arc<SpecIndex>,
-    service: Arc<dyn AuthUseCases>,
+    index: &SpecIndex,
+    service: &dyn AuthUseCases,
 ) -> Response {
     let action = match (req.method(), req.uri().path()) {
         (&Method::POST, "/api/auth/signup") => Some(LimitedAction::SignUp),
@@ -154,7 +170,7 @@ async fn limited<E: Endpoint>(
     resp
 }
 
-async fn handle<E: Endpoint>(ep: Arc<E>, mut req: Request, index: Arc<SpecIndex>) -> Response {
+async fn handle<E: Endpoint>(ep: &E, mut req: Request, index: &SpecIndex) -> Response {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -190,7 +206,7 @@ async fn handle<E: Endpoint>(ep: Arc<E>, mut req: Request, index: Arc<SpecIndex>
     let uri = req.uri().clone();
     match ep.call(req).await {
         Ok(resp) => resp.into_response(),
-        Err(err) => framework_error(err, &method, uri.path(), &bytes, &index).into_response(),
+        Err(err) => framework_error(err, &method, uri.path(), &bytes, index).into_response(),
     }
 }
 
