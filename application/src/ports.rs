@@ -20,7 +20,7 @@ pub use limits::{
     LimitedAction, LoginThrottle, RateDecision, RateLimitStatus, RateLimiter, ThrottleDecision,
 };
 pub use liveness_cache::{CacheLookup, CacheStamp, LivenessCache, NoLivenessCache};
-pub use password_hasher::{PasswordCheck, PasswordHasher};
+pub use password_hasher::{HashAdmission, PasswordCheck, PasswordHasher};
 pub use session_repository::{NewLogin, SessionRepository};
 pub use token_codec::{TokenCodec, TokenDecodeError};
 pub use user_repository::{CreateUserError, UserRepository};

@@ -227,8 +227,10 @@ impl PasswordHasher for Argon2PasswordHasher {
         Ok(())
     }
 
-    fn saturation(&self) -> Option<application::Unavailable> {
-        self.pool.saturation()
+    fn admit(&self) -> Result<application::ports::HashAdmission, application::Unavailable> {
+        self.pool
+            .admit()
+            .map(application::ports::HashAdmission::new)
     }
 }
 

@@ -1,7 +1,7 @@
 //! A fixed pool of worker threads behind a bounded queue.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 
 use application::Unavailable;
@@ -25,6 +25,20 @@ pub struct HashPool {
     sender: Sender<Job>,
     accepted: Arc<AtomicU64>,
     rejected: AtomicU64,
+    /// Requests holding an [`Admitted`] place, and how many may at once: as many as the
+    /// threads and the queue hold.
+    admitted: Arc<AtomicUsize>,
+    admit_limit: usize,
+}
+
+/// A place taken by [`HashPool::admit`], given back when dropped.
+#[derive(Debug)]
+pub struct Admitted(Arc<AtomicUsize>);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// The scheduling priority of the pool's threads: the lowest of the normal ones
@@ -67,6 +81,8 @@ impl HashPool {
             sender,
             accepted: Arc::new(AtomicU64::new(0)),
             rejected: AtomicU64::new(0),
+            admitted: Arc::new(AtomicUsize::new(0)),
+            admit_limit: threads.max(1) + queue_limit,
         })
     }
 
@@ -100,14 +116,24 @@ impl HashPool {
             .map_err(|_| anyhow::anyhow!("password hashing worker dropped its job"))
     }
 
-    /// The refusal a job would get right now: [`Unavailable`] while the queue is full
-    /// (counted as a refusal). A later [`HashPool::run`] may still be refused.
-    pub fn saturation(&self) -> Option<Unavailable> {
-        if !self.sender.is_full() {
-            return None;
+    /// A place for a request that will hash: refused with [`Unavailable`] (counted as
+    /// a refusal) while as many requests as the threads and the queue hold are admitted
+    /// already, or while the queue is full. A later [`HashPool::run`] may still be
+    /// refused: jobs of requests that were not admitted (signups) share the queue.
+    ///
+    /// # Errors
+    /// [`Unavailable`], as above.
+    pub fn admit(&self) -> Result<Admitted, Unavailable> {
+        // Taken first and given back on refusal, so that two racing requests cannot both
+        // take the last place.
+        let place = Admitted(Arc::clone(&self.admitted));
+        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.admit_limit || self.sender.is_full()
+        {
+            drop(place);
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(SATURATED);
         }
-        self.rejected.fetch_add(1, Ordering::Relaxed);
-        Some(SATURATED)
+        Ok(place)
     }
 
     /// Counters since start.
@@ -160,7 +186,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_refuses_with_unavailable_instead_of_waiting() {
         let pool = Arc::new(HashPool::new(1, 1).expect("pool"));
-        assert_eq!(pool.saturation(), None, "an empty queue");
+        drop(pool.admit().expect("an empty queue admits"));
         let (release_tx, release_rx) = mpsc::channel::<()>();
         let (started_tx, started_rx) = mpsc::channel::<()>();
         // Occupy the only worker until released.
@@ -187,7 +213,10 @@ mod tests {
             tokio::task::yield_now().await;
         }
         // ...the next one is refused at once, and the pool says so beforehand.
-        assert_eq!(pool.saturation().map(|u| u.what), Some("password hashing"));
+        assert_eq!(
+            pool.admit().map(drop).map_err(|u| u.what),
+            Err("password hashing")
+        );
         let err = pool.run(|| 2).await.expect_err("queue full");
         assert_eq!(
             Unavailable::find_in(&err).map(|u| u.what),
@@ -203,5 +232,19 @@ mod tests {
         release_tx.send(()).expect("release");
         busy.await.expect("join").expect("busy job ran");
         assert_eq!(queued.await.expect("join").expect("queued job ran"), 1);
+    }
+
+    #[tokio::test]
+    async fn as_many_requests_as_threads_and_queue_hold_are_admitted_and_a_dropped_place_is_given_back()
+     {
+        let pool = HashPool::new(2, 3).expect("pool");
+        let places: Vec<_> = (0..5)
+            .map(|n| pool.admit().unwrap_or_else(|_| panic!("place {n}")))
+            .collect();
+        assert!(pool.admit().is_err(), "a sixth is refused");
+        assert_eq!(pool.stats().rejected, 1);
+        drop(places);
+        let again: Vec<_> = (0..5).map(|_| pool.admit()).collect();
+        assert!(again.iter().all(Result::is_ok), "every place came back");
     }
 }

@@ -52,8 +52,42 @@ pub trait PasswordHasher: Send + Sync + 'static {
     /// As [`PasswordHasher::hash`].
     async fn verify_dummy(&self, password: PlaintextPassword) -> anyhow::Result<()>;
 
-    /// The refusal a job would get right now ([`crate::Unavailable`] while the queue is
-    /// full), so that a use case can refuse before doing other work for nothing. A job
-    /// still reports saturation itself: the queue may fill in between.
-    fn saturation(&self) -> Option<crate::Unavailable>;
+    /// Admits one more request into hashing, to be held from before the work that
+    /// leads to its hash (a login's user lookup) until the hash is done, or refuses it
+    /// with [`crate::Unavailable`] while as many as the adapter can hash and queue are
+    /// already admitted or its queue is full. A use case asks first, so that under a
+    /// flood a refused request costs its answer and nothing else: no database work, no
+    /// memory held while waiting for a connection. A job still reports saturation
+    /// itself: other callers (signups) may fill the queue in between.
+    ///
+    /// # Errors
+    /// [`crate::Unavailable`], as above.
+    fn admit(&self) -> Result<HashAdmission, crate::Unavailable>;
+}
+
+/// A request's place in hashing, from [`PasswordHasher::admit`]; dropping it gives the
+/// place back.
+#[must_use = "the place is given back when this is dropped"]
+pub struct HashAdmission {
+    _held: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl HashAdmission {
+    /// A place that is `held` until dropped (the adapter's counter guard).
+    pub fn new(held: impl std::any::Any + Send + Sync) -> Self {
+        Self {
+            _held: Some(Box::new(held)),
+        }
+    }
+
+    /// A place of an adapter that admits everyone.
+    pub fn unbounded() -> Self {
+        Self { _held: None }
+    }
+}
+
+impl std::fmt::Debug for HashAdmission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HashAdmission")
+    }
 }

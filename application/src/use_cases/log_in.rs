@@ -72,10 +72,12 @@ pub async fn log_in(
     // While hashing is saturated the answer is 503 whatever else happens: give it now,
     // before the attempt is counted and before the lookup, so that under a login flood a
     // refused request costs its answer and nothing more (no database work, no memory
-    // held while waiting for a connection).
-    if let Some(unavailable) = ports.hasher.saturation() {
-        return Err(anyhow::Error::new(unavailable).into());
-    }
+    // held while waiting for a connection). The place is held until the verification
+    // is done: the logins between this check and their hash count too.
+    let admission = ports
+        .hasher
+        .admit()
+        .map_err(|unavailable| LogInError::Unexpected(anyhow::Error::new(unavailable)))?;
 
     if let ThrottleDecision::Throttled { retry_after_secs } = ports
         .throttle
@@ -103,18 +105,21 @@ pub async fn log_in(
         Err(err) => return Err(uncount(ports, &email, ip, err).await),
     };
     let Some(user) = user else {
-        if let Err(err) = ports.hasher.verify_dummy(password).await {
+        let verified = ports.hasher.verify_dummy(password).await;
+        drop(admission);
+        if let Err(err) = verified {
             return Err(uncount(ports, &email, ip, err).await);
         }
         fail(ports, None, FailureReason::UnknownEmail, &request.caller).await?;
         return Err(LogInError::InvalidCredentials);
     };
 
-    let check = match ports
+    let verified = ports
         .hasher
         .verify(password.clone(), user.password_hash.clone())
-        .await
-    {
+        .await;
+    drop(admission);
+    let check = match verified {
         Ok(check) => check,
         Err(err) => return Err(uncount(ports, &email, ip, err).await),
     };
@@ -215,6 +220,7 @@ async fn fail(
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     use domain::{Claims, PasswordHash, User};
     use mockall::Sequence;
@@ -782,12 +788,69 @@ mod tests {
         assert_carries_unavailable(&err);
     }
 
+    /// Marks a hashing place as held until dropped.
+    struct Place(Arc<AtomicBool>);
+
+    impl Drop for Place {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn login_holds_its_hashing_place_through_the_lookup_and_verification_only() {
+        let mut mocks = Mocks::default();
+        let held = Arc::new(AtomicBool::new(false));
+        mocks.hasher.checkpoint();
+        let taken = Arc::clone(&held);
+        mocks.hasher.expect_admit().times(1).returning(move || {
+            taken.store(true, Ordering::SeqCst);
+            Ok(crate::ports::HashAdmission::new(Place(Arc::clone(&taken))))
+        });
+        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        let in_lookup = Arc::clone(&held);
+        mocks
+            .users
+            .expect_find_by_email()
+            .times(1)
+            .returning(move |_| {
+                assert!(in_lookup.load(Ordering::SeqCst), "held during the lookup");
+                Ok(None)
+            });
+        let in_hash = Arc::clone(&held);
+        mocks
+            .hasher
+            .expect_verify_dummy()
+            .times(1)
+            .returning(move |_| {
+                assert!(in_hash.load(Ordering::SeqCst), "held while hashing");
+                Ok(())
+            });
+        let in_record = Arc::clone(&held);
+        mocks.events.expect_record().times(1).returning(move |_| {
+            assert!(
+                !in_record.load(Ordering::SeqCst),
+                "given back before the writes"
+            );
+            Ok(())
+        });
+        let ports = mocks.into_ports();
+
+        let result = log_in(&ports, &config(), request(EMAIL)).await;
+
+        assert!(
+            matches!(result, Err(LogInError::InvalidCredentials)),
+            "{result:?}"
+        );
+        assert!(!held.load(Ordering::SeqCst));
+    }
+
     #[tokio::test]
     async fn login_while_hashing_is_saturated_is_refused_before_the_throttle_and_the_lookup() {
         let mut mocks = Mocks::default();
         mocks.hasher.checkpoint();
-        mocks.hasher.expect_saturation().times(1).returning(|| {
-            Some(Unavailable {
+        mocks.hasher.expect_admit().times(1).returning(|| {
+            Err(Unavailable {
                 retry_after_secs: 2,
                 what: "database",
             })

@@ -64,7 +64,9 @@ pub struct Mocks {
 impl Default for Mocks {
     fn default() -> Self {
         let mut hasher = MockPasswordHasher::new();
-        hasher.expect_saturation().returning(|| None);
+        hasher
+            .expect_admit()
+            .returning(|| Ok(crate::ports::HashAdmission::unbounded()));
         Self {
             users: MockUserRepository::default(),
             sessions: MockSessionRepository::default(),
