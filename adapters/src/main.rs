@@ -13,9 +13,6 @@ use clap::{Parser, Subcommand};
 use poem::Server;
 use poem::listener::TcpListener;
 
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 #[derive(Parser)]
 #[command(
     name = "gatehouse",
