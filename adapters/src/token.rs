@@ -250,7 +250,8 @@ mod tests {
         SecretString::from(s.repeat(32 / s.len() + 1))
     }
 
-    fn claims() -> Claims {
+    /// Claims of a fixed instant (also used by the tests of `verified`).
+    pub(super) fn claims() -> Claims {
         let policy =
             TokenPolicy::new(3600, "gatehouse".into(), "gatehouse".into(), 30).expect("policy");
         Claims::issue(

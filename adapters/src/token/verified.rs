@@ -54,26 +54,9 @@ impl<C: TokenCodec> TokenCodec for VerifiedTokens<C> {
 #[cfg(test)]
 mod tests {
     use application::ports::MockTokenCodec;
-    use chrono::{TimeZone, Utc};
-    use domain::{EmailAddress, SessionId, TokenPolicy, UserId};
-    use uuid::Uuid;
 
     use super::*;
-
-    fn claims() -> Claims {
-        let policy =
-            TokenPolicy::new(3600, "gatehouse".into(), "gatehouse".into(), 30).expect("policy");
-        Claims::issue(
-            &policy,
-            UserId::from_uuid(Uuid::now_v7()),
-            &EmailAddress::parse("ada@example.com").expect("email"),
-            SessionId::from_uuid(Uuid::now_v7()),
-            Uuid::now_v7(),
-            Utc.with_ymd_and_hms(2026, 1, 14, 10, 0, 0)
-                .single()
-                .expect("date"),
-        )
-    }
+    use crate::token::tests::claims;
 
     #[test]
     fn a_repeated_token_is_verified_once_and_answered_with_the_same_claims() {
