@@ -124,11 +124,11 @@ impl HashPool {
     /// # Errors
     /// [`Unavailable`], as above.
     pub fn admit(&self) -> Result<Admitted, Unavailable> {
-        // Taken first and given back on refusal, so that two racing requests cannot both
-        // take the last place.
+        // The place is taken first (one atomic step) and given back on refusal, so that
+        // two racing requests cannot both take the last one.
+        let taken_before = self.admitted.fetch_add(1, Ordering::AcqRel);
         let place = Admitted(Arc::clone(&self.admitted));
-        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.admit_limit || self.sender.is_full()
-        {
+        if taken_before >= self.admit_limit || self.sender.is_full() {
             drop(place);
             self.rejected.fetch_add(1, Ordering::Relaxed);
             return Err(SATURATED);
