@@ -141,6 +141,60 @@ pub const MIN_ARGON2_MEMORY_KIB: u32 = 19_456;
 /// Production refuses fewer Argon2 iterations.
 pub const MIN_ARGON2_ITERATIONS: u32 = 2;
 
+/// `.env.example`: every variable the service reads, each after a comment saying what it
+/// does; the one list of them (`--help` prints it, and a test holds it to what
+/// [`Settings::from_lookup`] reads).
+pub const ENV_EXAMPLE: &str = include_str!("../../.env.example");
+
+/// The variables of [`ENV_EXAMPLE`], each with its example value and the comment above
+/// it (a comment stands for every variable up to the next comment or blank line).
+pub fn documented_variables() -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let mut comment: Vec<&str> = Vec::new();
+    let mut comment_open = false;
+    for line in ENV_EXAMPLE.lines().map(str::trim) {
+        if line.is_empty() {
+            comment.clear();
+            comment_open = false;
+            continue;
+        }
+        let assignment = line.trim_start_matches("# ");
+        if let Some((name, value)) = assignment.split_once('=')
+            && !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        {
+            out.push((name.to_owned(), value.to_owned(), comment.join(" ")));
+            comment_open = false;
+            continue;
+        }
+        if let Some(text) = line.strip_prefix('#') {
+            if !comment_open {
+                comment.clear();
+                comment_open = true;
+            }
+            comment.push(text.trim());
+        }
+    }
+    out
+}
+
+/// The environment section of `--help`.
+pub fn environment_help() -> String {
+    let mut help = String::from(
+        "Environment (also read from .env in the working directory; every variable is \
+         optional in development):\n",
+    );
+    for (name, value, comment) in documented_variables() {
+        help.push_str(&format!("  {name}={value}\n"));
+        if !comment.is_empty() {
+            help.push_str(&format!("      {comment}\n"));
+        }
+    }
+    help
+}
+
 impl Settings {
     /// Reads `.env` (if present) and then the process environment.
     ///
@@ -429,6 +483,40 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn env_example_documents_exactly_the_variables_the_service_reads() {
+        let read = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        Settings::from_lookup(|name| {
+            read.borrow_mut().insert(name.to_owned());
+            None
+        })
+        .expect("defaults are valid");
+        let documented: std::collections::BTreeSet<String> = documented_variables()
+            .into_iter()
+            .map(|(name, _, comment)| {
+                assert!(!comment.is_empty(), "{name} has no comment in .env.example");
+                name
+            })
+            .collect();
+        assert_eq!(read.into_inner(), documented);
+    }
+
+    #[test]
+    fn help_lists_every_variable_with_its_comment() {
+        let help = environment_help();
+        assert!(
+            help.contains("  PORT=8000\n      Where to listen\n"),
+            "{help}"
+        );
+        assert!(
+            help.contains(
+                "  LOGIN_THROTTLE_WINDOW_SECONDS=900\n      Failed logins per email and IP"
+            ),
+            "a comment stands for the variables below it: {help}"
+        );
+        assert!(help.contains("  JWT_SECRET=\n"), "{help}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The `gatehouse` binary: parses the command line, then only wires
 //! config → telemetry → bootstrap → serve.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -9,9 +10,9 @@ use adapters::config::Settings;
 use adapters::http;
 use adapters::persistence;
 use adapters::telemetry;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use poem::Server;
-use poem::listener::TcpListener;
+use poem::listener::{Acceptor as _, Listener as _, TcpListener};
 
 #[derive(Parser)]
 #[command(
@@ -58,9 +59,21 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The environment section is read from `.env.example` at build time, so `--help`
+    // names every variable the service reads (and `serve --help` too).
+    let environment = adapters::config::environment_help();
+    let command = Cli::command()
+        .after_long_help(environment.clone())
+        .after_help("Run `gatehouse --help` for the environment variables.")
+        .mut_subcommand("serve", |serve| serve.after_help(environment));
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     match run(cli.command.unwrap_or(Command::Serve)).await {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stopped early (`gatehouse openapi | head`) is not a failure.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("gatehouse: {err:#}");
             ExitCode::FAILURE
@@ -68,44 +81,65 @@ async fn main() -> ExitCode {
     }
 }
 
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Writes `text` to standard output, reporting a closed pipe as an error instead of
+/// panicking as `print!` does.
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Openapi { json } => {
-            print!(
-                "{}",
-                if json {
-                    http::openapi_json() + "\n"
-                } else {
-                    http::openapi_yaml()
-                }
-            );
-            Ok(())
-        }
-        Command::GenSecret => {
-            println!("{}", bootstrap::generate_secret());
-            Ok(())
-        }
+        Command::Openapi { json } => emit(&if json {
+            http::openapi_json() + "\n"
+        } else {
+            http::openapi_yaml()
+        }),
+        Command::GenSecret => emit(&format!("{}\n", bootstrap::generate_secret())),
         Command::Migrate { action } => {
             let settings = Settings::from_env()?;
             telemetry::init(&settings.log_level, settings.log_format);
+            let action = action.unwrap_or(MigrateAction::Up);
+            if matches!(action, MigrateAction::Status)
+                && let Some(path) = persistence::missing_sqlite_file(&settings.database_url)
+            {
+                // Asking about a database must not create it.
+                let mut text = format!("# {} does not exist yet\n", path.display());
+                for name in persistence::known_migrations() {
+                    text.push_str(&format!("pending {name}\n"));
+                }
+                return emit(&text);
+            }
             let database =
                 persistence::connect_with(&settings.database_url, settings.database_pool).await?;
-            match action.unwrap_or(MigrateAction::Up) {
+            match action {
                 MigrateAction::Up => {
                     database.migrate_up().await?;
-                    println!("migrations applied");
+                    emit("migrations applied\n")
                 }
                 MigrateAction::Down => {
                     database.migrate_down().await?;
-                    println!("last migration rolled back");
+                    emit("last migration rolled back\n")
                 }
                 MigrateAction::Status => {
+                    let mut text = String::new();
                     for (name, applied) in database.migration_status().await? {
-                        println!("{} {name}", if applied { "applied" } else { "pending" });
+                        let state = if applied { "applied" } else { "pending" };
+                        text.push_str(&format!("{state} {name}\n"));
                     }
+                    emit(&text)
                 }
             }
-            Ok(())
         }
         Command::Serve => serve().await,
     }
@@ -117,8 +151,19 @@ async fn serve() -> anyhow::Result<()> {
     let secret = bootstrap::resolve_jwt_secret(&settings)?;
     let app = bootstrap::build_app(&settings, &secret).await?;
     let address = settings.listen_address();
-    tracing::info!(%address, version = env!("CARGO_PKG_VERSION"), "gatehouse listening");
-    Server::new(TcpListener::bind(address))
+    // Bind first: "listening" is logged only once it is true, and a port in use stops
+    // start-up with an error naming the address.
+    let acceptor = TcpListener::bind(address.clone())
+        .into_acceptor()
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot listen on {address}: {err}"))?;
+    let bound = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .map_or(address, |a| a.to_string());
+    tracing::info!(address = %bound, version = env!("CARGO_PKG_VERSION"), "gatehouse listening");
+    Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app.endpoint, shutdown_signal(), Some(SHUTDOWN_GRACE))
         .await?;
     tracing::info!("gatehouse stopped");

@@ -9,5 +9,7 @@ mod connection;
 mod entities;
 mod repositories;
 
-pub use connection::{Database, PoolSettings, connect, connect_with};
+pub use connection::{
+    Database, PoolSettings, connect, connect_with, known_migrations, missing_sqlite_file,
+};
 pub use repositories::{SeaOrmAuthEventLog, SeaOrmSessionRepository, SeaOrmUserRepository};

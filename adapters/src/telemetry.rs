@@ -1,6 +1,8 @@
 //! Logging with `tracing`: human-readable by default, JSON lines with `LOG_FORMAT=json`.
 //!
-//! Security outcomes are logged under the target `security`. Library chatter is kept at
+//! One line per request under the target `access` (method, route template, status,
+//! latency), and every line logged while serving a request inside its `request` span,
+//! which carries the request id. Security outcomes are logged under the target `security`. Library chatter is kept at
 //! `warn` (sqlx would otherwise log every statement). No body, password or token is
 //! ever logged.
 
@@ -18,7 +20,14 @@ pub fn init(level: &str, format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        // The current span (`request`, with its `request_id`) on every line; not the
+        // list of its parents, which would repeat it.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
 }

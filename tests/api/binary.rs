@@ -203,6 +203,10 @@ fn migrate_status_lists_the_migrations_before_and_after_migrate_up() {
         4,
         "{before}"
     );
+    assert!(
+        !dir.path().join("gatehouse.db").exists(),
+        "asking for the status does not create the database"
+    );
     let up = gatehouse(dir.path())
         .args(["migrate", "up"])
         .output()
@@ -424,5 +428,133 @@ async fn migrate_status_lists_the_migrations_on_postgresql_too() {
         after.lines().filter(|l| l.starts_with("applied ")).count(),
         4,
         "{after}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn openapi_into_a_closed_pipe_exits_quietly() {
+    use std::io::Read as _;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = gatehouse(dir.path())
+        .arg("openapi")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
+    // Read one line, then close the pipe, as `gatehouse openapi | head -1` does. The
+    // document (over 100 KiB) does not fit the pipe's buffer, so the rest of the write
+    // meets the closed pipe.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0_u8; 16];
+    stdout.read_exact(&mut first).expect("read");
+    drop(stdout);
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+}
+
+#[test]
+fn help_lists_the_environment_variables() {
+    let dir = tempfile::tempdir().expect("dir");
+    for args in [&["--help"][..], &["serve", "--help"]] {
+        let out = gatehouse(dir.path()).args(args).output().expect("run");
+        assert!(out.status.success());
+        let help = String::from_utf8_lossy(&out.stdout);
+        for variable in [
+            "DATABASE_URL",
+            "JWT_SECRET",
+            "PORT",
+            "CORS_ORIGINS",
+            "LOG_FORMAT",
+        ] {
+            assert!(help.contains(variable), "{args:?} names {variable}: {help}");
+        }
+    }
+}
+
+#[test]
+fn a_port_in_use_stops_start_up_before_it_claims_to_listen() {
+    let dir = tempfile::tempdir().expect("dir");
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let out = gatehouse(dir.path())
+        .arg("serve")
+        .env("PORT", &port)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+    assert!(!stderr.contains("gatehouse listening"), "{stderr}");
+}
+
+#[tokio::test]
+async fn every_request_is_logged_once_with_its_request_id_and_no_token() {
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("server.log");
+    let port = free_port();
+    let child = gatehouse(dir.path())
+        .arg("serve")
+        .env("PORT", port.to_string())
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start gatehouse");
+    let app = Running {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !client
+        .get(format!("{}/ready", app.base))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == StatusCode::OK)
+    {
+        assert!(Instant::now() < deadline, "gatehouse did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJub2JvZHkifQ.c2lnbmF0dXJlLW5vdC12YWxpZA";
+    let refused = client
+        .get(format!("{}/api/auth/me", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let request_id = refused
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("X-Request-ID")
+        .to_owned();
+    drop(app);
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(!text.contains(token), "no token in the log: {text}");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("a JSON line: {l}")))
+        .collect();
+    let access: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["target"] == "access" && l["span"]["request_id"] == request_id.as_str())
+        .collect();
+    assert_eq!(access.len(), 1, "one access line for the request: {text}");
+    let line = access[0];
+    assert_eq!(line["level"], "INFO", "{line}");
+    assert_eq!(line["method"], "GET", "{line}");
+    assert_eq!(line["route"], "/api/auth/me", "{line}");
+    assert_eq!(line["status"], 401, "{line}");
+    assert!(line["latency_ms"].as_f64().is_some(), "{line}");
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l["span"]["request_id"] == request_id.as_str())
+            .all(|l| l["span"]["name"] == "request"),
+        "{text}"
     );
 }

@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use super::client_ip::caller;
 use super::envelope::{
-    ApiError, ErrorCode, ErrorDetails, ErrorEnvelope, PasswordViolationDto, PasswordViolations,
+    ApiError, ErrorCode, ErrorDetails, ErrorEnvelope, PasswordRuleViolation, PasswordViolations,
 };
 use super::types::{SecretInput, Timestamp};
 
@@ -47,7 +47,13 @@ const NO_STORE: &str = "no-store";
 pub struct Credentials {
     /// The email address; trimmed and lowercased before use, at most 254 characters.
     pub email: String,
-    /// The password. At signup it must meet the password policy.
+    /// The password. At login, the account's password. At signup it must meet the
+    /// password policy, every rule of which is checked and reported at once
+    /// (`VALIDATION_PASSWORD` lists each broken `rule`): under the default policy
+    /// (`PASSWORD_POLICY=compat`) 8 to 128 characters with at least one upper-case
+    /// letter, one lower-case letter and one decimal digit; under `PASSWORD_POLICY=nist`
+    /// 15 to 128 characters and no composition rules; under both, not one of the 30,000
+    /// most common passwords and not the email address itself (case-insensitive).
     pub password: SecretInput,
 }
 
@@ -117,7 +123,9 @@ fn auth_response(issued: IssuedSession) -> AuthResponse {
     }
 }
 
-/// A JWT access token from signup or login, sent as `Authorization: Bearer <token>`. Tokens
+/// A JWT access token from signup or login, sent as `Authorization: Bearer <token>`. In
+/// Swagger UI's **Authorize** dialog paste the token alone, without `Bearer ` in front:
+/// the UI adds it. Tokens
 /// follow the JSON Web Token Best Current Practices (RFC8725): the algorithm is pinned
 /// (HS256; `none` and every other `alg` are refused before the signature is checked),
 /// `typ` is `at+jwt`, `iss`, `aud`, `exp`, `iat`, `nbf`, `sub`, `sid` and `jti` are
@@ -333,7 +341,7 @@ pub fn password_violations(violation: &PasswordPolicyViolation) -> ApiError {
         violations: violation
             .violations()
             .iter()
-            .map(|v| PasswordViolationDto {
+            .map(|v| PasswordRuleViolation {
                 rule: v.rule.code().to_owned(),
                 message: v.message.clone(),
             })

@@ -75,7 +75,7 @@ pub struct FieldErrors {
 
 /// One broken password rule.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
-pub struct PasswordViolationDto {
+pub struct PasswordRuleViolation {
     /// `min_length`, `max_length`, `uppercase`, `lowercase`, `digit`, `common` or
     /// `matches_email`.
     pub rule: String,
@@ -87,7 +87,7 @@ pub struct PasswordViolationDto {
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 pub struct PasswordViolations {
     /// Every broken rule, not just the first.
-    pub violations: Vec<PasswordViolationDto>,
+    pub violations: Vec<PasswordRuleViolation>,
 }
 
 /// Extra, code-specific information.

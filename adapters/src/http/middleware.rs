@@ -7,6 +7,7 @@
 //! against the spec.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use poem::error::ReadBodyError;
 use poem::http::{HeaderValue, Method, StatusCode, header};
@@ -14,6 +15,7 @@ use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::error::{
     AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
+use tracing::Instrument as _;
 
 use application::ports::LimitedAction;
 use application::{AdmitError, AuthUseCases};
@@ -83,6 +85,11 @@ impl<E: Endpoint> Endpoint for Envelope<E> {
             && req
                 .headers()
                 .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        let started = Instant::now();
+        let method = req.method().clone();
+        let route = index.route_template(req.uri().path());
+        // Every line logged while serving the request carries its id.
+        let span = tracing::info_span!("request", request_id = %id);
         let mut resp = match (&origin, is_preflight) {
             (Some(_), true) => preflight(req.uri().path(), index),
             _ => {
@@ -90,15 +97,17 @@ impl<E: Endpoint> Endpoint for Envelope<E> {
                     id.clone(),
                     limited(&self.inner, req, index, service.as_ref()),
                 )
+                .instrument(span.clone())
                 .await
             }
         };
+        span.in_scope(|| access_log(&method, route, resp.status(), started));
         if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
             let headers = resp.headers_mut();
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
             headers.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static("x-request-id, retry-after, www-authenticate"),
+                HeaderValue::from_static(EXPOSED_HEADERS),
             );
         }
         if !cors_origins.is_empty() {
@@ -112,8 +121,33 @@ impl<E: Endpoint> Endpoint for Envelope<E> {
     }
 }
 
+/// The response headers browser code may read: the request id (to quote in a support
+/// request), the limit's state and when to retry, and the 401 challenge.
+const EXPOSED_HEADERS: &str = "x-request-id, retry-after, www-authenticate, ratelimit-limit, \
+ratelimit-remaining, ratelimit-reset";
+
+/// The request headers a browser may send: the two the API reads, and the client's own
+/// request id (kept when it is a UUID).
+const ALLOWED_HEADERS: &str = "Authorization, Content-Type, X-Request-ID";
+
+/// One line per request at `info`, under the target `access`: method, route template
+/// (the path itself only for paths outside the API, such as `/docs`), status and
+/// latency; inside the request's span, so it carries the request id. Never the query, a
+/// header or the body.
+fn access_log(method: &Method, route: Option<&str>, status: StatusCode, started: Instant) {
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(
+        target: "access",
+        method = %method,
+        route = route.unwrap_or("(outside the API)"),
+        status = status.as_u16(),
+        latency_ms = (latency_ms * 1000.0).round() / 1000.0,
+        "request"
+    );
+}
+
 /// The answer to a CORS preflight from a listed origin: the route's own methods (from
-/// the spec) and the two request headers the API reads. Origins not listed get no CORS
+/// the spec) and the request headers of [`ALLOWED_HEADERS`]. Origins not listed get no CORS
 /// headers at all — their requests are served (or refused) as if CORS did not exist,
 /// and the browser enforces the rest.
 fn preflight(path: &str, index: &SpecIndex) -> Response {
@@ -127,7 +161,7 @@ fn preflight(path: &str, index: &SpecIndex) -> Response {
     }
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Authorization, Content-Type"),
+        HeaderValue::from_static(ALLOWED_HEADERS),
     );
     headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(600));
     resp

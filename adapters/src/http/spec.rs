@@ -2,6 +2,7 @@
 //! [`post_process`] — the one place allowed to add what poem-openapi cannot say.
 
 mod constraints;
+mod order;
 mod responses;
 
 use poem_openapi::{LicenseObject, OpenApiService};
@@ -26,6 +27,12 @@ pub(super) fn api_service() -> OpenApiService<(AuthApi, AccountApi, OpsApi), ()>
 const DESCRIPTION: &str = "Gatehouse is an authentication service: sign-up, login, logout \
 and short-lived JWT access tokens backed by server-side sessions, so a token dies the \
 moment its session is revoked.\n\n\
+**Start here.** 1. `POST /api/auth/signup` with an email and a password (at least 8 \
+characters with an upper-case letter, a lower-case letter and a digit, and not a common \
+password — the default policy; the signup schema gives the rules). 2. Copy `token` from \
+the answer. 3. Press **Authorize** and paste the token alone, without `Bearer ` in front. \
+4. Call `GET /api/auth/me`, then the account routes under `/api/{user_id}/…` with the \
+`user_id` from the same answer.\n\n\
 Every error has one shape, `ErrorEnvelope`: `error.code` (machine-readable), \
 `error.message`, `error.details` (`null`, or the invalid fields, or every broken password \
 rule) and `meta.timestamp` / `meta.request_id`. Every response carries `X-Request-ID`; an \
@@ -53,12 +60,12 @@ pub fn openapi_json() -> String {
 
 /// `document` as pretty JSON.
 pub(super) fn render_json(document: &Value) -> String {
-    serde_json::to_string_pretty(document).unwrap_or_default()
+    serde_json::to_string_pretty(&order::Ordered(document)).unwrap_or_default()
 }
 
 /// `document` as YAML.
 pub(super) fn render_yaml(document: &Value) -> String {
-    serde_yaml::to_string(document).unwrap_or_default()
+    serde_yaml::to_string(&order::Ordered(document)).unwrap_or_default()
 }
 
 /// The finished document, YAML (what `contracts/auth.yaml` holds).
@@ -84,6 +91,7 @@ fn post_process(doc: &mut Value) {
     let Some(root) = doc.as_object_mut() else {
         return;
     };
+    order::order_tags(root);
     if let Some(server) = root
         .get_mut("servers")
         .and_then(|s| s.get_mut(0))

@@ -12,6 +12,8 @@ pub struct SpecIndex {
 
 #[derive(Debug, Clone)]
 struct RouteInfo {
+    /// The path template, as in the document (`/api/{user_id}/sessions`).
+    template: String,
     segments: Vec<Segment>,
     methods: Vec<(String, Option<Value>)>,
     /// Query parameters by name, with their schema (from any method of the path).
@@ -86,6 +88,7 @@ impl SpecIndex {
                 })
                 .collect();
             routes.push(RouteInfo {
+                template: path.clone(),
                 segments,
                 methods,
                 query,
@@ -94,15 +97,30 @@ impl SpecIndex {
         Self { routes }
     }
 
+    /// The route matching `path`; where two match (`/api/auth/me` and
+    /// `/api/{user_id}/sessions`), the one with more literal segments, as the router does.
     fn route(&self, path: &str) -> Option<&RouteInfo> {
         let parts = segments(path);
-        self.routes.iter().find(|r| {
-            r.segments.len() == parts.len()
-                && r.segments.iter().zip(&parts).all(|(seg, part)| match seg {
-                    Segment::Literal(l) => l == part,
-                    Segment::Param(_) => true,
-                })
-        })
+        self.routes
+            .iter()
+            .filter(|r| {
+                r.segments.len() == parts.len()
+                    && r.segments.iter().zip(&parts).all(|(seg, part)| match seg {
+                        Segment::Literal(l) => l == part,
+                        Segment::Param(_) => true,
+                    })
+            })
+            .max_by_key(|r| {
+                r.segments
+                    .iter()
+                    .map(|s| matches!(s, Segment::Literal(_)))
+                    .collect::<Vec<bool>>()
+            })
+    }
+
+    /// The template of the route matching `path` (`/api/{user_id}/sessions`), for logs.
+    pub fn route_template(&self, path: &str) -> Option<&str> {
+        self.route(path).map(|r| r.template.as_str())
     }
 
     /// The methods a path allows (for `Allow`), or `None` for an unknown path.
@@ -312,6 +330,22 @@ mod tests {
                 "properties": { "email": { "type": "string", "maxLength": 254 }, "password": { "type": "string" } }
             } } }
         }))
+    }
+
+    #[test]
+    fn the_route_template_prefers_literal_segments() {
+        let index = SpecIndex::new(&json!({ "paths": {
+            "/api/{user_id}/sessions": { "get": {} },
+            "/api/auth/me": { "get": {} },
+            "/api/{user_id}": { "get": {} }
+        } }));
+        assert_eq!(index.route_template("/api/auth/me"), Some("/api/auth/me"));
+        assert_eq!(
+            index.route_template("/api/0193e5a2-1c3f-7000-8000-000000000001/sessions"),
+            Some("/api/{user_id}/sessions")
+        );
+        assert_eq!(index.route_template("/api/x"), Some("/api/{user_id}"));
+        assert_eq!(index.route_template("/docs"), None);
     }
 
     #[test]

@@ -1411,6 +1411,72 @@ async fn openapi_yaml_serves_the_same_document() {
     assert_eq!(parsed, openapi_document());
 }
 
+/// The order of the first key of each operation-bearing path in a rendering.
+fn path_order(rendered: &str, marker: &str) -> Vec<String> {
+    rendered
+        .lines()
+        .filter_map(|l| l.strip_prefix(marker))
+        .filter(|l| l.starts_with('/'))
+        .map(|l| l.trim_end_matches([':', '{', ' ', '"']).to_owned())
+        .collect()
+}
+
+#[test]
+fn the_document_reads_in_the_order_a_person_works() {
+    // Swagger UI lists tags in the order of the top-level `tags` list and operations in
+    // the order of `paths`: sign up first, then the rest of auth, the account, operations.
+    let yaml = openapi_yaml();
+    let paths = path_order(&yaml, "  ");
+    assert_eq!(
+        paths[..4],
+        [
+            "/api/auth/signup",
+            "/api/auth/login",
+            "/api/auth/me",
+            "/api/auth/logout"
+        ],
+        "{paths:?}"
+    );
+    assert_eq!(paths[4], "/api/{user_id}/profile", "{paths:?}");
+    assert_eq!(paths[paths.len() - 2..], ["/health", "/ready"], "{paths:?}");
+    let json = super::openapi_json();
+    let json_paths: Vec<String> = path_order(&json, "    \"")
+        .into_iter()
+        .map(|p| p.trim_end_matches('"').to_owned())
+        .collect();
+    assert_eq!(json_paths, paths, "JSON and YAML in the same order");
+    let document = openapi_document();
+    let tags: Vec<&str> = document["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(tags, ["Authentication", "Account", "Operations"]);
+    let description = document["info"]["description"]
+        .as_str()
+        .expect("description");
+    assert!(description.contains("Start here"), "{description}");
+    let scheme = document["components"]["securitySchemes"]["bearerAuth"]["description"]
+        .as_str()
+        .expect("scheme description");
+    assert!(scheme.contains("without `Bearer `"), "{scheme}");
+    let password =
+        document["components"]["schemas"]["Credentials"]["properties"]["password"]["description"]
+            .as_str()
+            .expect("password description");
+    assert!(password.contains("8 to 128 characters"), "{password}");
+    let schemas = document["components"]["schemas"]
+        .as_object()
+        .expect("schemas");
+    for name in schemas.keys() {
+        assert!(
+            !name.ends_with("Dto"),
+            "{name}: schemas are named as a client would name them"
+        );
+    }
+}
+
 #[tokio::test]
 async fn docs_serve_swagger_ui_over_the_finished_document() {
     let cli = client(untouched());
@@ -1739,8 +1805,46 @@ async fn a_request_from_a_listed_origin_gets_the_origin_and_exposed_headers() {
         .header("access-control-expose-headers")
         .expect("Access-Control-Expose-Headers")
         .to_ascii_lowercase();
-    assert!(exposed.contains("x-request-id"), "{exposed}");
+    for name in [
+        "x-request-id",
+        "retry-after",
+        "www-authenticate",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+    ] {
+        assert!(
+            exposed.split(',').any(|h| h.trim() == name),
+            "{name} is readable by browser code: {exposed}"
+        );
+    }
     answer.request_id();
+}
+
+#[tokio::test]
+async fn a_preflight_may_send_its_own_request_id() {
+    let cli = cors_client();
+
+    let answer = send(
+        cli.request(Method::OPTIONS, "/api/auth/me")
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+            .header(
+                header::ACCESS_CONTROL_REQUEST_HEADERS,
+                "authorization, x-request-id",
+            ),
+    )
+    .await;
+
+    assert!(answer.status.is_success(), "{}", answer.status);
+    let allowed = answer
+        .header("access-control-allow-headers")
+        .expect("Access-Control-Allow-Headers")
+        .to_ascii_lowercase();
+    assert!(
+        allowed.split(',').any(|h| h.trim() == "x-request-id"),
+        "{allowed}"
+    );
 }
 
 #[tokio::test]

@@ -56,6 +56,31 @@ pub async fn connect(url: &str) -> anyhow::Result<Database> {
 ///
 /// # Errors
 /// When the database cannot be reached or opened.
+/// The file a `sqlite:` URL names, when it names one that does not exist yet (an
+/// in-memory database or a PostgreSQL URL is `None`). `migrate status` reads it so that
+/// asking about a database never creates one.
+pub fn missing_sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    if rest.contains(":memory:") || rest.contains("mode=memory") {
+        return None;
+    }
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() {
+        return None;
+    }
+    let path = std::path::PathBuf::from(path);
+    (!path.exists()).then_some(path)
+}
+
+/// The names of every migration this binary knows, oldest first.
+pub fn known_migrations() -> Vec<String> {
+    Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect()
+}
+
 pub async fn connect_with(url: &str, pool: PoolSettings) -> anyhow::Result<Database> {
     let is_sqlite = url.starts_with("sqlite:");
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");

@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn every_password_rule_is_in_the_rule_enum() {
         let mut s = json!({ "type": "string" });
-        constrain("PasswordViolationDto", "rule", &mut s);
+        constrain("PasswordRuleViolation", "rule", &mut s);
         let codes = s["enum"].as_array().expect("enum");
         for rule in PasswordRule::ALL {
             assert!(codes.contains(&json!(rule.code())), "{}", rule.code());
