@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use application::ports::Clock;
@@ -188,6 +189,7 @@ pub async fn build_app(settings: &Settings, jwt_secret: &SecretString) -> anyhow
             .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?,
         readiness: Arc::new(database.clone()),
         cors_origins: settings.cors_origins.clone(),
+        body_read_timeout: Duration::from_secs(settings.http.body_read_timeout_secs),
     });
     Ok(App {
         endpoint: endpoint.boxed(),

@@ -119,6 +119,22 @@ pub struct Settings {
     pub auth_event_retention_days: u32,
     /// `SESSION_CACHE_TTL_SECONDS`, `SESSION_CACHE_CAPACITY`.
     pub session_cache: SessionCacheSettings,
+    /// `HTTP_*`: timeouts and the connection cap.
+    pub http: HttpSettings,
+}
+
+/// How long a client may take, and how many connections it may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// `HTTP_HEADER_READ_TIMEOUT_SECONDS`: to deliver a request's headers, counted from
+    /// when the connection starts waiting for a request (so also the keep-alive idle
+    /// timeout).
+    pub header_read_timeout_secs: u64,
+    /// `HTTP_BODY_READ_TIMEOUT_SECONDS`: to deliver a request's body once its headers are in.
+    pub body_read_timeout_secs: u64,
+    /// `HTTP_MAX_CONNECTIONS`: open connections at most; `None` sizes the cap from the
+    /// file-descriptor limit at start-up.
+    pub max_connections: Option<usize>,
 }
 
 /// The liveness cache (`crate::liveness`).
@@ -394,6 +410,20 @@ impl Settings {
                 ttl_secs: parse(&var, "SESSION_CACHE_TTL_SECONDS", 1)?,
                 capacity: parse(&var, "SESSION_CACHE_CAPACITY", 10_000)?,
             },
+            http: HttpSettings {
+                header_read_timeout_secs: seconds(&var, "HTTP_HEADER_READ_TIMEOUT_SECONDS", 10)?,
+                body_read_timeout_secs: seconds(&var, "HTTP_BODY_READ_TIMEOUT_SECONDS", 10)?,
+                max_connections: match parse::<usize>(&var, "HTTP_MAX_CONNECTIONS", 0)? {
+                    0 => None,
+                    n if n < 2 => {
+                        return Err(ConfigError::new(
+                            "HTTP_MAX_CONNECTIONS",
+                            "must be at least 2 (or 0 to size it from the file-descriptor limit)",
+                        ));
+                    }
+                    n => Some(n),
+                },
+            },
         };
         settings.check_production()?;
         Ok(settings)
@@ -433,6 +463,19 @@ impl Settings {
             format!("{}:{}", self.host, self.port)
         }
     }
+}
+
+/// A timeout in whole seconds, 1 to 3600: a timeout cannot be off.
+fn seconds(
+    var: &impl Fn(&'static str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    let value: u64 = parse(var, name, default)?;
+    if !(1..=3600).contains(&value) {
+        return Err(ConfigError::new(name, "must be 1 to 3600 seconds"));
+    }
+    Ok(value)
 }
 
 fn list(value: Option<String>) -> Vec<String> {
@@ -517,6 +560,31 @@ mod tests {
             "a comment stands for the variables below it: {help}"
         );
         assert!(help.contains("  JWT_SECRET=\n"), "{help}");
+    }
+
+    #[test]
+    fn connection_limits_default_and_refuse_what_would_switch_them_off() {
+        let s = settings(&[]).expect("defaults");
+        assert_eq!(
+            s.http,
+            HttpSettings {
+                header_read_timeout_secs: 10,
+                body_read_timeout_secs: 10,
+                max_connections: None,
+            }
+        );
+        for (var, value) in [
+            ("HTTP_HEADER_READ_TIMEOUT_SECONDS", "0"),
+            ("HTTP_BODY_READ_TIMEOUT_SECONDS", "0"),
+            ("HTTP_BODY_READ_TIMEOUT_SECONDS", "3601"),
+            ("HTTP_MAX_CONNECTIONS", "1"),
+            ("HTTP_MAX_CONNECTIONS", "-5"),
+        ] {
+            let err = settings(&[(var, value)]).expect_err(value);
+            assert_eq!(err.variable, var, "{var}={value}");
+        }
+        let s = settings(&[("HTTP_MAX_CONNECTIONS", "500")]).expect("a cap");
+        assert_eq!(s.http.max_connections, Some(500));
     }
 
     #[test]

@@ -30,11 +30,13 @@ mod envelope;
 mod middleware;
 mod ops_api;
 mod request_id;
+pub mod server;
 mod spec;
 mod spec_index;
 mod types;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use application::AuthUseCases;
 use poem::endpoint::BoxEndpoint;
@@ -62,6 +64,8 @@ pub struct HttpDeps {
     pub cors_origins: Vec<String>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
+    /// How long a request's body may take to arrive, once its headers have.
+    pub body_read_timeout: Duration,
 }
 
 /// The whole HTTP application.
@@ -110,6 +114,7 @@ pub fn app(deps: HttpDeps) -> impl Endpoint<Output = Response> {
             cors_origins: Arc::new(deps.cors_origins),
             trusted_proxies: Arc::new(deps.trusted_proxies),
             service: deps.service,
+            body_read_timeout: deps.body_read_timeout,
         },
     )
 }

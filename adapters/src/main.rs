@@ -11,8 +11,6 @@ use adapters::http;
 use adapters::persistence;
 use adapters::telemetry;
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
-use poem::Server;
-use poem::listener::{Acceptor as _, Listener as _, TcpListener};
 
 #[derive(Parser)]
 #[command(
@@ -150,22 +148,36 @@ async fn serve() -> anyhow::Result<()> {
     telemetry::init(&settings.log_level, settings.log_format);
     let secret = bootstrap::resolve_jwt_secret(&settings)?;
     let app = bootstrap::build_app(&settings, &secret).await?;
+    let descriptors = http::server::raise_descriptor_limit();
+    let limits = http::server::ConnectionLimits {
+        header_read_timeout: Duration::from_secs(settings.http.header_read_timeout_secs),
+        max_connections: settings
+            .http
+            .max_connections
+            .unwrap_or_else(|| http::server::default_max_connections(descriptors.unwrap_or(1024))),
+    };
     let address = settings.listen_address();
     // Bind first: "listening" is logged only once it is true, and a port in use stops
     // start-up with an error naming the address.
-    let acceptor = TcpListener::bind(address.clone())
-        .into_acceptor()
+    let listener = tokio::net::TcpListener::bind(&address)
         .await
-        .map_err(|err| anyhow::anyhow!("cannot listen on {address}: {err}"))?;
-    let bound = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .map_or(address, |a| a.to_string());
-    tracing::info!(address = %bound, version = env!("CARGO_PKG_VERSION"), "gatehouse listening");
-    Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app.endpoint, shutdown_signal(), Some(SHUTDOWN_GRACE))
-        .await?;
+        .map_err(|err| anyhow::anyhow!("HOST/PORT: cannot listen on {address}: {err}"))?;
+    let bound = listener.local_addr().map_or(address, |a| a.to_string());
+    tracing::info!(
+        address = %bound,
+        version = env!("CARGO_PKG_VERSION"),
+        max_connections = limits.max_connections,
+        open_files_limit = descriptors,
+        "gatehouse listening"
+    );
+    http::server::serve(
+        listener,
+        app.endpoint,
+        limits,
+        shutdown_signal(),
+        SHUTDOWN_GRACE,
+    )
+    .await?;
     tracing::info!("gatehouse stopped");
     Ok(())
 }

@@ -47,6 +47,8 @@ pub enum ErrorCode {
     ConflictEmail,
     /// The body is over 64 KiB.
     PayloadTooLarge,
+    /// The body did not arrive in time.
+    RequestTimeout,
     /// The body is not `application/json`.
     UnsupportedMediaType,
     /// Too many requests.

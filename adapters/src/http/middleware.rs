@@ -7,7 +7,7 @@
 //! against the spec.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use poem::error::ReadBodyError;
 use poem::http::{HeaderValue, Method, StatusCode, header};
@@ -39,6 +39,8 @@ pub struct Layer {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// The use cases (for the per-IP limit).
     pub service: Arc<dyn AuthUseCases>,
+    /// How long a body may take to arrive, once the headers have.
+    pub body_read_timeout: Duration,
 }
 
 /// `inner` wrapped in the request-id, client-IP, CORS, per-IP-limit, body-cap and
@@ -66,6 +68,7 @@ impl<E: Endpoint> Endpoint for Envelope<E> {
             cors_origins,
             trusted_proxies,
             service,
+            body_read_timeout,
         } = &self.layer;
         let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
         let ip = resolve_client_ip(peer, req.headers(), trusted_proxies);
@@ -95,7 +98,13 @@ impl<E: Endpoint> Endpoint for Envelope<E> {
             _ => {
                 request_id::scope(
                     id.clone(),
-                    limited(&self.inner, req, index, service.as_ref()),
+                    limited(
+                        &self.inner,
+                        req,
+                        index,
+                        service.as_ref(),
+                        *body_read_timeout,
+                    ),
                 )
                 .instrument(span.clone())
                 .await
@@ -175,6 +184,7 @@ async fn limited<E: Endpoint>(
     req: Request,
     index: &SpecIndex,
     service: &dyn AuthUseCases,
+    body_read_timeout: Duration,
 ) -> Response {
     let action = match (req.method(), req.uri().path()) {
         (&Method::POST, "/api/auth/signup") => Some(LimitedAction::SignUp),
@@ -182,10 +192,10 @@ async fn limited<E: Endpoint>(
         _ => None,
     };
     let Some(action) = action else {
-        return handle(ep, req, index).await;
+        return handle(ep, req, index, body_read_timeout).await;
     };
     let (mut resp, status) = match service.admit(action, &caller(&req)).await {
-        Ok(status) => (handle(ep, req, index).await, status),
+        Ok(status) => (handle(ep, req, index, body_read_timeout).await, status),
         Err(AdmitError::Limited {
             retry_after_secs,
             status,
@@ -204,7 +214,12 @@ async fn limited<E: Endpoint>(
     resp
 }
 
-async fn handle<E: Endpoint>(ep: &E, mut req: Request, index: &SpecIndex) -> Response {
+async fn handle<E: Endpoint>(
+    ep: &E,
+    mut req: Request,
+    index: &SpecIndex,
+    body_read_timeout: Duration,
+) -> Response {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -220,7 +235,11 @@ async fn handle<E: Endpoint>(ep: &E, mut req: Request, index: &SpecIndex) -> Res
     let bytes = if body.is_empty() {
         Default::default()
     } else {
-        match body.into_bytes_limit(MAX_BODY_BYTES).await {
+        let read = tokio::time::timeout(body_read_timeout, body.into_bytes_limit(MAX_BODY_BYTES));
+        let Ok(read) = read.await else {
+            return request_timeout();
+        };
+        match read {
             Ok(bytes) => {
                 req.set_body(bytes.clone());
                 bytes
@@ -242,6 +261,20 @@ async fn handle<E: Endpoint>(ep: &E, mut req: Request, index: &SpecIndex) -> Res
         Ok(resp) => resp.into_response(),
         Err(err) => framework_error(err, &method, uri.path(), &bytes, index).into_response(),
     }
+}
+
+/// A body that did not arrive in time: 408 in the envelope, and the connection closed
+/// (whatever of the body is still coming would be read as the next request).
+fn request_timeout() -> Response {
+    let mut resp = ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        ErrorCode::RequestTimeout,
+        "The request body did not arrive in time",
+    )
+    .into_response();
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 fn payload_too_large() -> ApiError {

@@ -505,6 +505,11 @@ fn example_for(operation_id: &str, status: &str) -> Option<Value> {
             json!({ "fields": [{ "field": "user_id", "message": "is not a valid UUID" }] }),
         ),
         (_, "401") => error_example("AUTH_REVOKED", "Invalid or expired token", Value::Null),
+        (_, "408") => error_example(
+            "REQUEST_TIMEOUT",
+            "The request body did not arrive in time",
+            Value::Null,
+        ),
         (_, "413") => error_example("PAYLOAD_TOO_LARGE", "Payload too large", Value::Null),
         (_, "415") => error_example(
             "UNSUPPORTED_MEDIA_TYPE",

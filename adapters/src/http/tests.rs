@@ -143,6 +143,7 @@ fn client_with(
         readiness: Arc::new(FakeReadiness(ready)),
         cors_origins,
         trusted_proxies: crate::http::TrustedProxies::default(),
+        body_read_timeout: std::time::Duration::from_secs(10),
     }))
 }
 

@@ -7,9 +7,14 @@ use serde_json::{Map, Value, json};
 use super::constraints::header_schema;
 
 /// Statuses any operation can answer, whatever it does: the outermost layer refuses
-/// bodies over 64 KiB on every route before the handler runs, and a panic anywhere is
+/// bodies over 64 KiB and bodies that arrive too slowly on every route before the
+/// handler runs, and a panic anywhere is
 /// caught and answered in the envelope.
-const ALWAYS: [(&str, &str); 2] = [
+const ALWAYS: [(&str, &str); 3] = [
+    (
+        "408",
+        "`REQUEST_TIMEOUT`: the request body did not arrive within the body read timeout (`HTTP_BODY_READ_TIMEOUT_SECONDS`, 10 s by default); the connection is closed after this answer.",
+    ),
     (
         "413",
         "`PAYLOAD_TOO_LARGE`: the request body is over 64 KiB (refused before it is read, on every route).",

@@ -1669,6 +1669,7 @@ fn every_account_response_with_a_body_has_an_example_and_204s_have_no_body() {
                     "401" => code.starts_with("AUTH_") && code != "AUTH_FORBIDDEN",
                     "403" => code == "AUTH_FORBIDDEN" || code == "AUTH_FAILED",
                     "404" => code == "NOT_FOUND",
+                    "408" => code == "REQUEST_TIMEOUT",
                     "413" => code == "PAYLOAD_TOO_LARGE",
                     "415" => code == "UNSUPPORTED_MEDIA_TYPE",
                     "429" => code == "RATE_LIMIT_EXCEEDED",
