@@ -156,7 +156,7 @@ async fn serve() -> anyhow::Result<()> {
     let acceptor = TcpListener::bind(address.clone())
         .into_acceptor()
         .await
-        .map_err(|err| anyhow::anyhow!("cannot listen on {address}: {err}"))?;
+        .map_err(|err| anyhow::anyhow!("HOST, PORT: cannot listen on {address}: {err}"))?;
     let bound = acceptor
         .local_addr()
         .first()
