@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::PASSWORD;
 
-fn binary() -> PathBuf {
+pub(crate) fn binary() -> PathBuf {
     if let Some(path) = std::env::var_os("GATEHOUSE_BIN") {
         return PathBuf::from(path);
     }
@@ -31,7 +31,7 @@ fn binary() -> PathBuf {
 }
 
 /// A command in `dir` with a clean configuration environment.
-fn gatehouse(dir: &Path) -> Command {
+pub(crate) fn gatehouse(dir: &Path) -> Command {
     let mut cmd = Command::new(binary());
     cmd.current_dir(dir);
     for (key, _) in std::env::vars() {
@@ -50,6 +50,8 @@ fn gatehouse(dir: &Path) -> Command {
             "PASSWORD_POLICY",
             "AUTH_EVENT_",
             "ENVIRONMENT",
+            "DATABASE_",
+            "SESSION_CACHE_",
         ];
         if configured.iter().any(|p| key.starts_with(p)) {
             cmd.env_remove(key);
@@ -58,16 +60,16 @@ fn gatehouse(dir: &Path) -> Command {
     cmd
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
 }
 
-struct Running {
-    child: Child,
-    base: String,
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Running {
@@ -81,7 +83,7 @@ async fn serve(dir: &Path) -> Running {
     serve_with(dir, &[]).await
 }
 
-async fn serve_with(dir: &Path, vars: &[(&str, &str)]) -> Running {
+pub(crate) async fn serve_with(dir: &Path, vars: &[(&str, &str)]) -> Running {
     let port = free_port();
     let child = gatehouse(dir)
         .arg("serve")
