@@ -69,7 +69,12 @@ pub fn generate_secret() -> String {
 ///
 /// # Errors
 /// Production without `JWT_SECRET` (also refused by the settings), or the secret file
-/// cannot be read or written, or holds a secret that is too short.
+/// cannot be read or written, or is not a private regular file holding one secret.
+///
+/// # Security
+/// An existing file is taken as the key only if it is a regular file that neither group
+/// nor others may read (as the file this function writes): `JWT_SECRET_FILE=/etc/passwd`
+/// would otherwise sign tokens with a key anyone on the host can read.
 pub fn resolve_jwt_secret(settings: &Settings) -> anyhow::Result<SecretString> {
     if let Some(secret) = &settings.jwt_secret {
         return Ok(secret.clone());
@@ -79,12 +84,19 @@ pub fn resolve_jwt_secret(settings: &Settings) -> anyhow::Result<SecretString> {
     }
     let path = settings.jwt_secret_file.as_path();
     if path.exists() {
+        check_private_file(path)?;
         let secret = std::fs::read_to_string(path)
             .with_context(|| format!("reading JWT_SECRET_FILE {}", path.display()))?;
         let secret = secret.trim().to_owned();
         if secret.len() < MIN_JWT_SECRET_BYTES {
             anyhow::bail!(
                 "JWT_SECRET_FILE {} holds fewer than {MIN_JWT_SECRET_BYTES} bytes",
+                path.display()
+            );
+        }
+        if secret.contains(char::is_whitespace) {
+            anyhow::bail!(
+                "JWT_SECRET_FILE {} holds more than one word: it is not a secret this service wrote",
                 path.display()
             );
         }
@@ -99,10 +111,38 @@ pub fn resolve_jwt_secret(settings: &Settings) -> anyhow::Result<SecretString> {
     Ok(SecretString::from(secret))
 }
 
+/// Refuses a secret file that is not a regular file, or that group or others may read.
+fn check_private_file(path: &Path) -> anyhow::Result<()> {
+    let metadata = std::fs::metadata(path)
+        .with_context(|| format!("reading JWT_SECRET_FILE {}", path.display()))?;
+    anyhow::ensure!(
+        metadata.is_file(),
+        "JWT_SECRET_FILE {} is not a regular file",
+        path.display()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = metadata.permissions().mode();
+        anyhow::ensure!(
+            mode & 0o077 == 0,
+            "JWT_SECRET_FILE {} may be read by others (mode {:o}): a signing key must be private (chmod 600), and a shared file is no key",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    Ok(())
+}
+
 fn write_private(path: &Path, secret: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!(
+                "creating the directory of JWT_SECRET_FILE {}",
+                path.display()
+            )
+        })?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -240,8 +280,9 @@ const LIMITS_PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(6
 const RETENTION_PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Background upkeep: bounds the limit stores every minute, and applies the retention
-/// to the audit log and dead sessions every hour (first at start-up). Ends with the
-/// runtime.
+/// to the audit log and dead sessions every hour (first at start-up; never with
+/// `retention_days == 0`, which keeps them forever, as `0` means "off" everywhere else).
+/// Ends with the runtime.
 fn spawn_maintenance(
     service: Arc<AuthService>,
     rate_limiter: Arc<GovernorRateLimiter>,
@@ -257,7 +298,7 @@ fn spawn_maintenance(
                     rate_limiter.prune();
                     throttle.prune(Utc::now());
                 }
-                _ = retention.tick() => match service.prune(retention_days).await {
+                _ = retention.tick(), if retention_days > 0 => match service.prune(retention_days).await {
                     Ok(report) => tracing::info!(
                         events = report.events,
                         sessions = report.sessions,

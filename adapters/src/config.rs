@@ -156,6 +156,72 @@ pub const TOKEN_LEEWAY_SECONDS: i64 = 30;
 pub const MIN_ARGON2_MEMORY_KIB: u32 = 19_456;
 /// Production refuses fewer Argon2 iterations.
 pub const MIN_ARGON2_ITERATIONS: u32 = 2;
+/// Production refuses a JWT secret with fewer distinct bytes: `"a" × 32`, `"changeme" × 4`
+/// and their kind are long enough but guessable. 64 random bytes in base64 (what
+/// `gatehouse gen-secret` prints) have about 60; 32 random hex digits have 16.
+pub const MIN_JWT_SECRET_DISTINCT_BYTES: usize = 16;
+/// Words that mark a JWT secret as a placeholder or a made-up phrase (compared without
+/// case, anywhere in it). None is shorter than six letters, so that a random secret of
+/// 86 base64 characters contains one with a chance below one in ten million.
+const PLACEHOLDER_WORDS: &[&str] = &[
+    "changeme",
+    "change-me",
+    "change_me",
+    "changeit",
+    "replaceme",
+    "replace-me",
+    "replace_me",
+    "placeholder",
+    "example",
+    "secret",
+    "password",
+    "gatehouse",
+    "default",
+    "qwerty",
+    "123456",
+    "abcdef",
+];
+/// The longest `AUTH_EVENT_RETENTION_DAYS` (100 years; `0` keeps events forever): a
+/// larger cutoff would overflow the calendar and kill the pruning task at its first run.
+pub const MAX_AUTH_EVENT_RETENTION_DAYS: u32 = 36_500;
+/// Production refuses a shorter audit retention (`0`, forever, is allowed): an incident
+/// is often found weeks after it happened, and the audit log is how it is traced.
+pub const MIN_PRODUCTION_AUTH_EVENT_RETENTION_DAYS: u32 = 30;
+/// The longest login-throttle window (a week): longer windows buy nothing and, near
+/// `u64::MAX`, overflow the calendar at the first failed login.
+pub const MAX_THROTTLE_WINDOW_SECONDS: u64 = 7 * 86_400;
+/// The longest `SESSION_CACHE_TTL_SECONDS`: the contract lets a revoked session be
+/// accepted for at most one second.
+pub const MAX_SESSION_CACHE_TTL_SECONDS: u64 = 1;
+/// Production refuses a trusted IPv4 range wider than this prefix: a `/7` or wider always
+/// spans public addresses, whose clients could then choose their own IP.
+pub const MIN_PRODUCTION_TRUSTED_PREFIX_V4: u8 = 8;
+/// Production refuses a trusted IPv6 range wider than this prefix, outside the private
+/// `fc00::/7`: the registries hand out `/12`s, so a shorter prefix trusts whole regions,
+/// while the widest proxy ranges published (Cloudflare's `/29`) still pass.
+pub const MIN_PRODUCTION_TRUSTED_PREFIX_V6: u8 = 16;
+
+/// Why `secret` is too weak to sign tokens with in production, if it is: fewer than
+/// [`MIN_JWT_SECRET_DISTINCT_BYTES`] distinct bytes, or a placeholder word in it. The
+/// reason never quotes the secret.
+pub fn weak_secret_reason(secret: &str) -> Option<&'static str> {
+    let mut seen = [false; 256];
+    for byte in secret.bytes() {
+        seen[usize::from(byte)] = true;
+    }
+    if seen.iter().filter(|s| **s).count() < MIN_JWT_SECRET_DISTINCT_BYTES {
+        return Some(
+            "has fewer than 16 distinct bytes, so it is guessable; run `gatehouse gen-secret`",
+        );
+    }
+    let lower = secret.to_ascii_lowercase();
+    if PLACEHOLDER_WORDS.iter().any(|word| lower.contains(word)) {
+        return Some(
+            "looks like a placeholder or a made-up phrase (it contains a word such as `secret` or `changeme`); run `gatehouse gen-secret`",
+        );
+    }
+    None
+}
 
 /// `.env.example`: every variable the service reads, each after a comment saying what it
 /// does; the one list of them (`--help` prints it, and a test holds it to what
@@ -253,9 +319,9 @@ impl Settings {
         };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
-        let jwt_secret = get("JWT_SECRET")
-            .filter(|s| !s.is_empty())
-            .map(SecretString::from);
+        // Trimmed like every other value: spaces must not pad a short secret past the
+        // length check.
+        let jwt_secret = var("JWT_SECRET").map(SecretString::from);
         if let Some(secret) = &jwt_secret
             && secret.expose_secret().len() < MIN_JWT_SECRET_BYTES
         {
@@ -305,7 +371,7 @@ impl Settings {
             iterations: parse(&var, "ARGON2_ITERATIONS", MIN_ARGON2_ITERATIONS)?,
             parallelism: parse(&var, "ARGON2_PARALLELISM", 1)?,
         };
-        if argon2.memory_kib < 8 * argon2.parallelism.max(1) {
+        if argon2.memory_kib < argon2.parallelism.max(1).saturating_mul(8) {
             return Err(ConfigError::new(
                 "ARGON2_MEMORY_KIB",
                 "must be at least 8 × ARGON2_PARALLELISM",
@@ -314,8 +380,11 @@ impl Settings {
         if argon2.iterations == 0 {
             return Err(ConfigError::new("ARGON2_ITERATIONS", "must be at least 1"));
         }
-        if argon2.parallelism == 0 {
-            return Err(ConfigError::new("ARGON2_PARALLELISM", "must be at least 1"));
+        if argon2.parallelism == 0 || argon2.parallelism > argon2::Params::MAX_P_COST {
+            return Err(ConfigError::new(
+                "ARGON2_PARALLELISM",
+                format!("must be 1 to {}", argon2::Params::MAX_P_COST),
+            ));
         }
         let hash_concurrency: usize = parse(&var, "HASH_CONCURRENCY", cores)?;
         if hash_concurrency == 0 {
@@ -334,15 +403,39 @@ impl Settings {
             account_failures: parse(&var, "LOGIN_THROTTLE_ACCOUNT_FAILURES", 100)?,
             account_window_secs: parse(&var, "LOGIN_THROTTLE_ACCOUNT_WINDOW_SECONDS", 3600)?,
         };
+        for (variable, window) in [
+            ("LOGIN_THROTTLE_WINDOW_SECONDS", limits.throttle_window_secs),
+            (
+                "LOGIN_THROTTLE_ACCOUNT_WINDOW_SECONDS",
+                limits.account_window_secs,
+            ),
+        ] {
+            // Only the failure count turns a throttle off; a zero window did it silently.
+            if !(1..=MAX_THROTTLE_WINDOW_SECONDS).contains(&window) {
+                return Err(ConfigError::new(
+                    variable,
+                    format!(
+                        "must be 1 to {MAX_THROTTLE_WINDOW_SECONDS} seconds (the throttle is turned off by its failure count, not its window)"
+                    ),
+                ));
+            }
+        }
 
         let trusted_proxies = list(var("TRUSTED_PROXIES"));
-        crate::http::TrustedProxies::parse(&trusted_proxies)
+        let proxies = crate::http::TrustedProxies::parse(&trusted_proxies)
             .map_err(|message| ConfigError::new("TRUSTED_PROXIES", message))?;
+        check_trusted_ranges(proxies.ranges(), environment)?;
         let cors_origins = list(var("CORS_ORIGINS"));
         if cors_origins.iter().any(|o| o.contains('*')) {
             return Err(ConfigError::new(
                 "CORS_ORIGINS",
                 "`*` is never allowed: list the origins",
+            ));
+        }
+        if cors_origins.iter().any(|o| o.eq_ignore_ascii_case("null")) {
+            return Err(ConfigError::new(
+                "CORS_ORIGINS",
+                "`null` is never allowed: any sandboxed iframe or local file sends `Origin: null`",
             ));
         }
 
@@ -356,23 +449,10 @@ impl Settings {
             Some(_) => return Err(ConfigError::new("LOG_FORMAT", "must be `pretty` or `json`")),
         };
         let log_level = var("LOG_LEVEL").unwrap_or_else(|| "info".into());
-        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-            return Err(ConfigError::new(
-                "LOG_LEVEL",
-                "must be a level (error, warn, info, debug, trace) or a tracing filter",
-            ));
-        }
+        check_log_filter(&log_level).map_err(|message| ConfigError::new("LOG_LEVEL", message))?;
 
         let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://gatehouse.db".into());
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
-        {
-            return Err(ConfigError::new(
-                "DATABASE_URL",
-                "must start with `sqlite:` or `postgres://`",
-            ));
-        }
+        check_database_url(&database_url)?;
 
         let max_connections: u32 = parse(&var, "DATABASE_MAX_CONNECTIONS", 0)?;
         let connect_timeout_secs: u64 = parse(&var, "DATABASE_CONNECT_TIMEOUT_SECONDS", 5)?;
@@ -389,7 +469,7 @@ impl Settings {
                 max_connections: (max_connections > 0).then_some(max_connections),
                 connect_timeout_secs,
             },
-            host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
+            host: host(var("HOST"))?,
             port: parse(&var, "PORT", 8000)?,
             jwt_secret,
             jwt_previous_secrets,
@@ -425,6 +505,20 @@ impl Settings {
                 },
             },
         };
+        if settings.auth_event_retention_days > MAX_AUTH_EVENT_RETENTION_DAYS {
+            return Err(ConfigError::new(
+                "AUTH_EVENT_RETENTION_DAYS",
+                format!(
+                    "must be at most {MAX_AUTH_EVENT_RETENTION_DAYS} (0 keeps auth events forever)"
+                ),
+            ));
+        }
+        if settings.session_cache.ttl_secs > MAX_SESSION_CACHE_TTL_SECONDS {
+            return Err(ConfigError::new(
+                "SESSION_CACHE_TTL_SECONDS",
+                "must be 0 (off) or 1: the contract lets a revoked session be accepted for at most one second",
+            ));
+        }
         settings.check_production()?;
         Ok(settings)
     }
@@ -450,6 +544,51 @@ impl Settings {
             return Err(ConfigError::new(
                 "ARGON2_ITERATIONS",
                 format!("must be at least {MIN_ARGON2_ITERATIONS} in production"),
+            ));
+        }
+        if let Some(reason) = self
+            .jwt_secret
+            .as_ref()
+            .and_then(|s| weak_secret_reason(s.expose_secret()))
+        {
+            return Err(ConfigError::new(
+                "JWT_SECRET",
+                format!("is too weak for production: it {reason}"),
+            ));
+        }
+        if let Some(reason) = self
+            .jwt_previous_secrets
+            .iter()
+            .find_map(|s| weak_secret_reason(s.expose_secret()))
+        {
+            return Err(ConfigError::new(
+                "JWT_PREVIOUS_SECRETS",
+                format!(
+                    "holds a secret too weak for production (tokens it signed can be forged): it {reason}"
+                ),
+            ));
+        }
+        for (variable, failures) in [
+            ("LOGIN_THROTTLE_FAILURES", self.limits.throttle_failures),
+            (
+                "LOGIN_THROTTLE_ACCOUNT_FAILURES",
+                self.limits.account_failures,
+            ),
+        ] {
+            if failures == 0 {
+                return Err(ConfigError::new(
+                    variable,
+                    "must not be 0 in production (0 turns the login throttle off)",
+                ));
+            }
+        }
+        let retention = self.auth_event_retention_days;
+        if retention != 0 && retention < MIN_PRODUCTION_AUTH_EVENT_RETENTION_DAYS {
+            return Err(ConfigError::new(
+                "AUTH_EVENT_RETENTION_DAYS",
+                format!(
+                    "must be at least {MIN_PRODUCTION_AUTH_EVENT_RETENTION_DAYS} in production, or 0 to keep auth events forever"
+                ),
             ));
         }
         Ok(())
@@ -490,6 +629,135 @@ fn list(value: Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `LOG_LEVEL`: every directive must end in a level. `EnvFilter` reads a bare word it
+/// does not know (`warning`, `verbose`) as a target name, which switches every other
+/// target off: all logging, the `security` lines included, gone without a word.
+fn check_log_filter(filter: &str) -> Result<(), String> {
+    use tracing_subscriber::filter::LevelFilter;
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level = directive
+            .rsplit_once('=')
+            .map_or(directive, |(_, level)| level);
+        if level.parse::<LevelFilter>().is_err() {
+            return Err(format!(
+                "`{directive}` is not a level: use error, warn, info, debug, trace or off, or `target=level` directives"
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map(drop)
+        .map_err(|e| format!("is not a tracing filter: {e}"))
+}
+
+/// `DATABASE_URL`: a SQLite file (or `sqlite::memory:`) or a PostgreSQL URL that parses.
+/// Messages show the URL only redacted.
+fn check_database_url(url: &str) -> Result<(), ConfigError> {
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        let path = path.split('?').next().unwrap_or(path);
+        if path.is_empty() {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "names no SQLite file: use `sqlite://gatehouse.db` (or `sqlite::memory:` for a database that dies with the process)",
+            ));
+        }
+        return Ok(());
+    }
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(ConfigError::new(
+            "DATABASE_URL",
+            "must start with `sqlite:` or `postgres://`",
+        ));
+    }
+    match url::Url::parse(url) {
+        Ok(parsed) if parsed.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Ok(_) => Err(ConfigError::new(
+            "DATABASE_URL",
+            format!("names no host: {}", crate::redact::redact_url(url)),
+        )),
+        Err(err) => Err(ConfigError::new(
+            "DATABASE_URL",
+            format!(
+                "does not parse as a URL ({err}): {}",
+                crate::redact::redact_url(url)
+            ),
+        )),
+    }
+}
+
+/// `HOST`: an IP address or a host name, checked here so that a typo is refused naming
+/// the variable instead of failing later at bind time.
+fn host(value: Option<String>) -> Result<String, ConfigError> {
+    let Some(host) = value else {
+        return Ok("127.0.0.1".into());
+    };
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(host);
+    }
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let name = host.strip_suffix('.').unwrap_or(&host);
+    let is_name = name.len() <= 253
+        && name.split('.').all(label_ok)
+        // All digits and dots is an IP address that did not parse (`999.1.1.1`).
+        && !name.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if is_name {
+        Ok(host)
+    } else {
+        Err(ConfigError::new(
+            "HOST",
+            format!("`{host}` is neither an IP address (IPv6 without brackets) nor a host name"),
+        ))
+    }
+}
+
+/// `TRUSTED_PROXIES`: a `/0` trusts every address, so every client could choose the IP
+/// the limits and the audit log see: refused everywhere. Production also refuses any
+/// range that spans public address space wholesale (see
+/// [`MIN_PRODUCTION_TRUSTED_PREFIX_V4`], [`MIN_PRODUCTION_TRUSTED_PREFIX_V6`]).
+fn check_trusted_ranges(
+    ranges: &[ipnet::IpNet],
+    environment: Environment,
+) -> Result<(), ConfigError> {
+    for range in ranges {
+        if range.prefix_len() == 0 {
+            return Err(ConfigError::new(
+                "TRUSTED_PROXIES",
+                format!(
+                    "`{range}` trusts every address: any client could set its own IP with X-Forwarded-For"
+                ),
+            ));
+        }
+        if environment != Environment::Production {
+            continue;
+        }
+        let too_wide = match range {
+            ipnet::IpNet::V4(v4) => v4.prefix_len() < MIN_PRODUCTION_TRUSTED_PREFIX_V4,
+            ipnet::IpNet::V6(v6) => {
+                let unique_local =
+                    ipnet::Ipv6Net::new(std::net::Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7)
+                        .is_ok_and(|ula| ula.contains(v6));
+                v6.prefix_len() < MIN_PRODUCTION_TRUSTED_PREFIX_V6 && !unique_local
+            }
+        };
+        if too_wide {
+            return Err(ConfigError::new(
+                "TRUSTED_PROXIES",
+                format!(
+                    "`{range}` is too wide for production (IPv4 at least /{MIN_PRODUCTION_TRUSTED_PREFIX_V4}, IPv6 at least /{MIN_PRODUCTION_TRUSTED_PREFIX_V6} outside fc00::/7): list your proxies' own ranges"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn parse<T: std::str::FromStr>(
     var: &impl Fn(&'static str) -> Option<String>,
     name: &'static str,
@@ -520,7 +788,18 @@ mod tests {
 
     use super::*;
 
+    /// What `gatehouse gen-secret` prints.
+    const STRONG: &str =
+        "q0DkU4Jx9mZr1Ty7Wb3Nc6Lp8Hs2Fv5Ga-QeRt_YiOu4Kl9Mn0Bv3Cx6Za8Sd1Fg7Hj2Kl5Pq0Wz9Xy4Rt6Ep";
+
+    fn production(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut all = vec![("ENVIRONMENT", "production"), ("JWT_SECRET", STRONG)];
+        all.extend_from_slice(vars);
+        settings(&all)
+    }
+
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        // Later entries win, so that `production(&[("JWT_SECRET", …)])` overrides.
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -550,7 +829,7 @@ mod tests {
     fn help_lists_every_variable_with_its_comment() {
         let help = environment_help();
         assert!(
-            help.contains("  PORT=8000\n      Where to listen\n"),
+            help.contains("  PORT=8000\n      Where to listen: HOST an IP address"),
             "{help}"
         );
         assert!(
@@ -652,24 +931,24 @@ mod tests {
 
     #[test]
     fn production_refuses_unsafe_defaults() {
-        let secret = "x".repeat(32);
+        let secret = STRONG;
         let err = settings(&[("ENVIRONMENT", "production")]).expect_err("no secret");
         assert_eq!(err.variable, "JWT_SECRET");
         let err = settings(&[
             ("ENVIRONMENT", "production"),
-            ("JWT_SECRET", &secret),
+            ("JWT_SECRET", secret),
             ("ARGON2_MEMORY_KIB", "1024"),
         ])
         .expect_err("weak argon2");
         assert_eq!(err.variable, "ARGON2_MEMORY_KIB");
         let err = settings(&[
             ("ENVIRONMENT", "production"),
-            ("JWT_SECRET", &secret),
+            ("JWT_SECRET", secret),
             ("ARGON2_ITERATIONS", "1"),
         ])
         .expect_err("weak argon2");
         assert_eq!(err.variable, "ARGON2_ITERATIONS");
-        assert!(settings(&[("ENVIRONMENT", "production"), ("JWT_SECRET", &secret)]).is_ok());
+        assert!(settings(&[("ENVIRONMENT", "production"), ("JWT_SECRET", secret)]).is_ok());
     }
 
     #[test]
@@ -720,5 +999,200 @@ mod tests {
             s.trusted_proxies,
             vec!["10.0.0.0/8".to_owned(), "127.0.0.1".to_owned()]
         );
+    }
+
+    #[test]
+    fn an_unknown_log_level_is_refused_naming_log_level() {
+        for level in [
+            "warning",
+            "verbose",
+            "information",
+            "err",
+            "adapters",
+            "info,sqlx",
+        ] {
+            let err = settings(&[("LOG_LEVEL", level)]).expect_err(level);
+            assert_eq!(err.variable, "LOG_LEVEL", "{level}");
+        }
+        for level in [
+            "warn",
+            "INFO",
+            "off",
+            "debug,sqlx=warn",
+            "security=info,warn",
+            "trace",
+        ] {
+            assert!(settings(&[("LOG_LEVEL", level)]).is_ok(), "{level}");
+        }
+    }
+
+    #[test]
+    fn auth_event_retention_zero_keeps_events_forever_and_production_has_a_floor() {
+        let s = settings(&[("AUTH_EVENT_RETENTION_DAYS", "0")]).expect("0 is forever");
+        assert_eq!(s.auth_event_retention_days, 0);
+        assert!(production(&[("AUTH_EVENT_RETENTION_DAYS", "0")]).is_ok());
+        assert!(settings(&[("AUTH_EVENT_RETENTION_DAYS", "1")]).is_ok());
+        let err = production(&[("AUTH_EVENT_RETENTION_DAYS", "29")]).expect_err("floor");
+        assert_eq!(err.variable, "AUTH_EVENT_RETENTION_DAYS");
+        assert!(production(&[("AUTH_EVENT_RETENTION_DAYS", "30")]).is_ok());
+        let err = settings(&[("AUTH_EVENT_RETENTION_DAYS", "4000000000")]).expect_err("overflow");
+        assert_eq!(err.variable, "AUTH_EVENT_RETENTION_DAYS");
+    }
+
+    #[test]
+    fn a_zero_throttle_window_is_refused_and_production_keeps_the_throttle_on() {
+        for variable in [
+            "LOGIN_THROTTLE_WINDOW_SECONDS",
+            "LOGIN_THROTTLE_ACCOUNT_WINDOW_SECONDS",
+        ] {
+            for value in ["0", "18446744073709551615"] {
+                let err = settings(&[(variable, value)]).expect_err(value);
+                assert_eq!(err.variable, variable);
+            }
+        }
+        assert!(settings(&[("LOGIN_THROTTLE_FAILURES", "0")]).is_ok());
+        for variable in ["LOGIN_THROTTLE_FAILURES", "LOGIN_THROTTLE_ACCOUNT_FAILURES"] {
+            let err = production(&[(variable, "0")]).expect_err("off in production");
+            assert_eq!(err.variable, variable);
+        }
+    }
+
+    #[test]
+    fn production_refuses_weak_jwt_secrets_without_echoing_them() {
+        for weak in [
+            "a".repeat(32),
+            "changeme".repeat(4),
+            "my-super-secret-jwt-signing-key-2024!".to_owned(),
+            "0123456789abcdef0123456789abcdef".to_owned(),
+            "Placeholder-Value-For-Production-Use-Only-XYZ".to_owned(),
+        ] {
+            let err = production(&[("JWT_SECRET", &weak)]).expect_err(&weak);
+            assert_eq!(err.variable, "JWT_SECRET", "{weak}");
+            assert!(!err.to_string().contains(&weak), "{err}");
+        }
+        let err = production(&[("JWT_PREVIOUS_SECRETS", &"b".repeat(40))]).expect_err("weak");
+        assert_eq!(err.variable, "JWT_PREVIOUS_SECRETS");
+        assert!(
+            settings(&[("JWT_SECRET", &"a".repeat(32))]).is_ok(),
+            "development allows it"
+        );
+    }
+
+    #[test]
+    fn jwt_secret_is_trimmed_so_spaces_do_not_pad_it() {
+        let padded = format!("{}{}", " ".repeat(20), "short-secret");
+        let err = settings(&[("JWT_SECRET", &padded)]).expect_err("short once trimmed");
+        assert_eq!(err.variable, "JWT_SECRET");
+        let err = production(&[("JWT_SECRET", &" ".repeat(32))]).expect_err("blank");
+        assert_eq!(err.variable, "JWT_SECRET");
+        let s = settings(&[("JWT_SECRET", &format!("  {STRONG}\n"))]).expect("trimmed");
+        assert_eq!(
+            s.jwt_secret
+                .map(|s| s.expose_secret().to_owned())
+                .as_deref(),
+            Some(STRONG)
+        );
+    }
+
+    #[test]
+    fn a_malformed_database_url_is_refused_without_its_password() {
+        for url in [
+            "postgres://bob:hunter2pass@localhost:notaport/db",
+            "postgres://bob:hunter2pass@[::1/db",
+            "postgres://bob:hunter2pass@/db",
+        ] {
+            let err = settings(&[("DATABASE_URL", url)]).expect_err(url);
+            assert_eq!(err.variable, "DATABASE_URL");
+            assert!(!err.to_string().contains("hunter2pass"), "{err}");
+        }
+        for url in ["sqlite:", "sqlite://", "sqlite://?mode=rwc"] {
+            let err = settings(&[("DATABASE_URL", url)]).expect_err(url);
+            assert_eq!(err.variable, "DATABASE_URL");
+        }
+        for url in [
+            "sqlite::memory:",
+            "sqlite:gatehouse.db",
+            "postgres://bob:pw@db.internal:5432/gatehouse?sslmode=require",
+        ] {
+            assert!(settings(&[("DATABASE_URL", url)]).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_bad_host_is_refused_naming_host() {
+        for host in ["not a host", "999.1.1.1", "[::1]", "-bad.example", "a..b"] {
+            let err = settings(&[("HOST", host)]).expect_err(host);
+            assert_eq!(err.variable, "HOST", "{host}");
+        }
+        for host in [
+            "0.0.0.0",
+            "::",
+            "::1",
+            "localhost",
+            "gatehouse.internal",
+            "10.1.2.3",
+        ] {
+            assert!(settings(&[("HOST", host)]).is_ok(), "{host}");
+        }
+    }
+
+    #[test]
+    fn trusting_every_address_is_refused_and_production_refuses_public_wide_ranges() {
+        for everything in ["0.0.0.0/0", "::/0", "10.0.0.1, ::/0"] {
+            let err = settings(&[("TRUSTED_PROXIES", everything)]).expect_err(everything);
+            assert_eq!(err.variable, "TRUSTED_PROXIES");
+        }
+        for wide in ["1.0.0.0/7", "128.0.0.0/1", "2000::/3", "2400::/12"] {
+            assert!(
+                settings(&[("TRUSTED_PROXIES", wide)]).is_ok(),
+                "development: {wide}"
+            );
+            let err = production(&[("TRUSTED_PROXIES", wide)]).expect_err(wide);
+            assert_eq!(err.variable, "TRUSTED_PROXIES", "{wide}");
+        }
+        for fine in [
+            "10.0.0.0/8",
+            "104.16.0.0/13",
+            "fc00::/7",
+            "2a06:98c0::/29",
+            "127.0.0.1",
+        ] {
+            assert!(production(&[("TRUSTED_PROXIES", fine)]).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn a_null_cors_origin_is_refused_in_every_environment() {
+        for value in ["null", "https://app.example, NULL"] {
+            let err = settings(&[("CORS_ORIGINS", value)]).expect_err(value);
+            assert_eq!(err.variable, "CORS_ORIGINS");
+            let err = production(&[("CORS_ORIGINS", value)]).expect_err(value);
+            assert_eq!(err.variable, "CORS_ORIGINS");
+        }
+    }
+
+    #[test]
+    fn a_session_cache_ttl_over_one_second_is_refused() {
+        for ttl in ["2", "86400"] {
+            let err = settings(&[("SESSION_CACHE_TTL_SECONDS", ttl)]).expect_err(ttl);
+            assert_eq!(err.variable, "SESSION_CACHE_TTL_SECONDS");
+            assert!(err.message.contains("one second"), "{err}");
+        }
+        for ttl in ["0", "1"] {
+            assert!(production(&[("SESSION_CACHE_TTL_SECONDS", ttl)]).is_ok());
+        }
+    }
+
+    #[test]
+    fn argon2_parallelism_beyond_argon2s_limit_is_refused_naming_it() {
+        let err = settings(&[
+            ("ARGON2_PARALLELISM", "16777216"),
+            ("ARGON2_MEMORY_KIB", "4294967295"),
+        ])
+        .expect_err("too many lanes");
+        assert_eq!(err.variable, "ARGON2_PARALLELISM");
+        // 8 × lanes overflowed (a panic in a debug build) before the lanes were checked.
+        let err = settings(&[("ARGON2_PARALLELISM", "4294967295")]).expect_err("overflow");
+        assert_eq!(err.variable, "ARGON2_MEMORY_KIB");
     }
 }

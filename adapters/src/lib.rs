@@ -10,5 +10,6 @@ pub mod http;
 pub mod limits;
 pub mod liveness;
 pub mod persistence;
+pub mod redact;
 pub mod telemetry;
 pub mod token;

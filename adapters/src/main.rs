@@ -40,6 +40,16 @@ enum Command {
     },
     /// Print a new random JWT secret (64 bytes, URL-safe base64).
     GenSecret,
+    /// Probe a running server: GET /health, exit 0 on 200 and 1 otherwise (for a
+    /// container HEALTHCHECK, where there is no curl).
+    Healthcheck {
+        /// What to probe (plain http://); default http://127.0.0.1:$PORT/health.
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds to wait for the connection and for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
 }
 
 #[derive(Subcommand, Clone, Copy)]
@@ -140,7 +150,65 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Serve => serve().await,
+        Command::Healthcheck { url, timeout } => {
+            healthcheck(url, Duration::from_secs(timeout.max(1)))
+        }
     }
+}
+
+/// A blocking HTTP/1.0 GET of `url` (default: this host's /health on $PORT); an error
+/// unless the status is 200.
+fn healthcheck(url: Option<String>, timeout: Duration) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Read as _;
+    use std::net::{TcpStream, ToSocketAddrs as _};
+    let url = url.unwrap_or_else(|| {
+        let port = std::env::var("PORT")
+            .ok()
+            .filter(|p| !p.trim().is_empty())
+            .unwrap_or_else(|| "8000".to_owned());
+        format!("http://127.0.0.1:{}/health", port.trim())
+    });
+    let rest = url
+        .strip_prefix("http://")
+        .with_context(|| format!("{url}: only http:// URLs can be probed"))?;
+    let (authority, path) = match rest.split_once('/') {
+        Some((authority, path)) => (authority, format!("/{path}")),
+        None => (rest, "/".to_owned()),
+    };
+    let with_port = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    };
+    let address = with_port
+        .to_socket_addrs()
+        .with_context(|| format!("{url}: cannot resolve {authority}"))?
+        .next()
+        .with_context(|| format!("{url}: no address for {authority}"))?;
+    let mut stream = TcpStream::connect_timeout(&address, timeout)
+        .with_context(|| format!("{url}: cannot connect"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(
+        format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )?;
+    let mut head = Vec::new();
+    stream
+        .take(1024)
+        .read_to_end(&mut head)
+        .with_context(|| format!("{url}: no answer"))?;
+    let status_line = String::from_utf8_lossy(&head);
+    let status = status_line.split_whitespace().nth(1).unwrap_or("");
+    anyhow::ensure!(
+        status == "200",
+        "{url}: status {}",
+        if status.is_empty() { "missing" } else { status }
+    );
+    Ok(())
 }
 
 async fn serve() -> anyhow::Result<()> {
@@ -161,7 +229,7 @@ async fn serve() -> anyhow::Result<()> {
     // start-up with an error naming the address.
     let listener = tokio::net::TcpListener::bind(&address)
         .await
-        .map_err(|err| anyhow::anyhow!("HOST/PORT: cannot listen on {address}: {err}"))?;
+        .map_err(|err| anyhow::anyhow!("HOST, PORT: cannot listen on {address}: {err}"))?;
     let bound = listener.local_addr().map_or(address, |a| a.to_string());
     tracing::info!(
         address = %bound,

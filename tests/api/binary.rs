@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::PASSWORD;
 
-fn binary() -> PathBuf {
+pub(crate) fn binary() -> PathBuf {
     if let Some(path) = std::env::var_os("GATEHOUSE_BIN") {
         return PathBuf::from(path);
     }
@@ -47,9 +47,12 @@ pub(crate) fn gatehouse(dir: &Path) -> Command {
             "ARGON2_",
             "HASH_",
             "LOG_",
+            "HTTP_",
             "PASSWORD_POLICY",
             "AUTH_EVENT_",
             "ENVIRONMENT",
+            "DATABASE_",
+            "SESSION_CACHE_",
         ];
         if configured.iter().any(|p| key.starts_with(p)) {
             cmd.env_remove(key);
@@ -557,4 +560,35 @@ async fn every_request_is_logged_once_with_its_request_id_and_no_token() {
             .all(|l| l["span"]["name"] == "request"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn healthcheck_exits_zero_only_when_health_answers_200() {
+    let dir = tempfile::tempdir().expect("dir");
+    let app = serve_with(dir.path(), &[]).await;
+    let port = app.base.rsplit(':').next().expect("port").to_owned();
+    let probe = |url: &str| {
+        gatehouse(dir.path())
+            .args(["healthcheck", "--url", url, "--timeout", "2"])
+            .output()
+            .expect("run")
+    };
+    let ok = probe(&format!("{}/health", app.base));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let by_port = gatehouse(dir.path())
+        .arg("healthcheck")
+        .env("PORT", &port)
+        .output()
+        .expect("run");
+    assert!(by_port.status.success(), "the default URL uses PORT");
+    let not_found = probe(&format!("{}/nope", app.base));
+    assert!(!not_found.status.success());
+    assert!(String::from_utf8_lossy(&not_found.stderr).contains("404"));
+    drop(app);
+    let gone = probe(&format!("http://127.0.0.1:{port}/health"));
+    assert!(!gone.status.success(), "nothing listening");
 }

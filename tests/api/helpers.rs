@@ -134,12 +134,18 @@ pub async fn spawn_app_on(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
         Some(db) => db.url.clone(),
         None => format!("sqlite://{}/gatehouse.db", dir.path().display()),
     };
-    start_app(database_url, dir, postgres, vars).await
+    start_app(database_url, dir, postgres, vars, |_| {}).await
 }
 
 /// Two instances of the app on one fresh PostgreSQL database (the first holds it), or
-/// `None` when no PostgreSQL server answers (see [`postgres_database`]).
-pub async fn spawn_two_instances_on_postgres(vars: &[(&str, &str)]) -> Option<(TestApp, TestApp)> {
+/// `None` when no PostgreSQL server answers (see [`postgres_database`]). `adjust`
+/// changes the settings after they are read, for what the configuration refuses but a
+/// test needs (an hour-long session cache, to show that only an invalidation explains a
+/// refusal).
+pub async fn spawn_two_instances_on_postgres(
+    vars: &[(&str, &str)],
+    adjust: fn(&mut Settings),
+) -> Option<(TestApp, TestApp)> {
     let postgres = postgres_database().await?;
     let url = postgres.url.clone();
     let first = start_app(
@@ -147,9 +153,17 @@ pub async fn spawn_two_instances_on_postgres(vars: &[(&str, &str)]) -> Option<(T
         tempfile::tempdir().expect("temp dir"),
         Some(postgres),
         vars,
+        adjust,
     )
     .await;
-    let second = start_app(url, tempfile::tempdir().expect("temp dir"), None, vars).await;
+    let second = start_app(
+        url,
+        tempfile::tempdir().expect("temp dir"),
+        None,
+        vars,
+        adjust,
+    )
+    .await;
     Some((first, second))
 }
 
@@ -160,6 +174,7 @@ async fn start_app(
     dir: TempDir,
     postgres: Option<PostgresDatabase>,
     vars: &[(&str, &str)],
+    adjust: fn(&mut Settings),
 ) -> TestApp {
     let mut env: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), database_url),
@@ -174,13 +189,14 @@ async fn start_app(
         ),
     ];
     env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let settings = Settings::from_lookup(|name| {
+    let mut settings = Settings::from_lookup(|name| {
         env.iter()
             .rev()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     })
     .expect("valid settings");
+    adjust(&mut settings);
     let secret = resolve_jwt_secret(&settings).expect("secret");
     let app = build_app(&settings, &secret).await.expect("app builds");
     let acceptor = TcpListener::bind("127.0.0.1:0")

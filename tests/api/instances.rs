@@ -10,8 +10,11 @@ use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, assert_error, spawn_two_instances_on_postgres, token};
 
-/// Entries live an hour: only an invalidation can make the other instance refuse.
-const LONG_TTL: &[(&str, &str)] = &[("SESSION_CACHE_TTL_SECONDS", "3600")];
+/// Entries live an hour: only an invalidation can make the other instance refuse. Set
+/// past the configuration, which refuses more than the contract's one second.
+fn long_ttl(settings: &mut adapters::config::Settings) {
+    settings.session_cache.ttl_secs = 3600;
+}
 
 /// The contract's bound for every other instance.
 const WITHIN: Duration = Duration::from_secs(1);
@@ -19,7 +22,7 @@ const WITHIN: Duration = Duration::from_secs(1);
 /// Two instances, or `None` (and the test passes vacuously) without PostgreSQL outside
 /// CI, as the other PostgreSQL tests do.
 async fn instances() -> Option<(TestApp, TestApp)> {
-    spawn_two_instances_on_postgres(LONG_TTL).await
+    spawn_two_instances_on_postgres(&[], long_ttl).await
 }
 
 async fn me_email(app: &TestApp, token: &str) -> Option<String> {

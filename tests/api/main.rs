@@ -12,6 +12,7 @@
 #![allow(clippy::duplicate_mod)]
 
 mod binary;
+mod config_refusals;
 mod connections;
 mod contract;
 mod faults;

@@ -38,6 +38,11 @@ impl TrustedProxies {
             .map(Self)
     }
 
+    /// The trusted ranges, as parsed (the configuration checks how wide they are).
+    pub fn ranges(&self) -> &[IpNet] {
+        &self.0
+    }
+
     /// Whether `ip` is one of the trusted proxies.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = fold(ip);

@@ -41,7 +41,7 @@ pub fn spawn_postgres_listener(database_url: String, cache: Arc<InProcessLivenes
                     );
                 }
                 Err(err) => tracing::warn!(
-                    error = %err,
+                    error = %crate::redact::scrub(&err.to_string(), &database_url),
                     "liveness cache: cannot subscribe to invalidations; the cache stays off"
                 ),
             }

@@ -8,6 +8,8 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 
+use crate::redact::{redact_url, scrub};
+
 /// A connected database (cheap to clone: it is a pool).
 #[derive(Clone, Debug)]
 pub struct Database {
@@ -82,15 +84,25 @@ pub fn known_migrations() -> Vec<String> {
 }
 
 pub async fn connect_with(url: &str, pool: PoolSettings) -> anyhow::Result<Database> {
+    let raw_url = url;
     let is_sqlite = url.starts_with("sqlite:");
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     let url = if is_sqlite && !in_memory && !url.contains("mode=") {
+        if let Some(path) = missing_sqlite_file(url) {
+            create_private_file(&path).map_err(|err| {
+                anyhow::anyhow!(
+                    "DATABASE_URL {}: cannot create the SQLite file {}: {err}",
+                    redact_url(raw_url),
+                    path.display()
+                )
+            })?;
+        }
         let sep = if url.contains('?') { '&' } else { '?' };
         format!("{url}{sep}mode=rwc")
     } else {
         url.to_owned()
     };
-    let mut options = ConnectOptions::new(url);
+    let mut options = ConnectOptions::new(url.clone());
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(pool.connect_timeout_secs))
@@ -124,10 +136,35 @@ pub async fn connect_with(url: &str, pool: PoolSettings) -> anyhow::Result<Datab
             .max_connections(pool.max_connections.unwrap_or(10))
             .min_connections(1);
     }
-    let conn = sea_orm::Database::connect(options)
-        .await
-        .context("connecting to the database")?;
+    // Drivers echo the connection string they could not use, password and all: the
+    // error is rebuilt as text with the URL and its credentials redacted.
+    let conn = sea_orm::Database::connect(options).await.map_err(|err| {
+        let cause = scrub(&scrub(&err.to_string(), &url), raw_url);
+        anyhow::anyhow!(
+            "DATABASE_URL {}: cannot connect to the database: {cause}",
+            redact_url(raw_url)
+        )
+    })?;
     Ok(Database { conn })
+}
+
+/// Creates an empty SQLite file that only its owner may read (SQLite takes a new file as
+/// an empty database, and gives its `-wal` and `-shm` files the same permissions):
+/// password hashes, sessions and the audit log are nobody else's business.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        // Created meanwhile by another process: it is that one's to have made private.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err),
+    }
 }
 
 impl Database {
