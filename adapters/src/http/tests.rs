@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use application::service::MockAuthUseCases;
 use application::{
-    AuthenticateError, Caller, IssuedSession, LogInError, LogOutError, Principal, SignUpError,
-    Unavailable,
+    AuthenticateError, AuthenticateRequest, AuthorizationHeader, Caller, IssuedSession, LogInError,
+    LogOutError, Principal, SignUpError, Unavailable,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -156,11 +156,16 @@ fn untouched() -> MockAuthUseCases {
     mock
 }
 
+/// Whether `request` carries one `Authorization` header, and that it is `value`.
+fn carries(request: &AuthenticateRequest, value: &str) -> bool {
+    matches!(&request.authorization, AuthorizationHeader::One(sent) if sent.expose_secret() == value)
+}
+
 /// A mock whose `authenticate` accepts [`BEARER`] and answers [`principal`].
 fn authenticating() -> MockAuthUseCases {
     let mut mock = MockAuthUseCases::new();
     mock.expect_authenticate()
-        .withf(|request| request.authorization.expose_secret() == BEARER)
+        .withf(|request| carries(request, BEARER))
         .times(1)
         .returning(|_| Ok(principal()));
     mock
@@ -762,7 +767,7 @@ async fn each_token_refusal_answers_401_with_its_code_and_the_invalid_token_chal
         for (refusal, code, message) in cases {
             let mut mock = MockAuthUseCases::new();
             mock.expect_authenticate()
-                .withf(|request| request.authorization.expose_secret() == BEARER)
+                .withf(|request| carries(request, BEARER))
                 .times(1)
                 .returning(move |_| Err(refusal()));
             mock.expect_log_out().never();
@@ -793,7 +798,7 @@ async fn another_scheme_refused_as_missing_answers_401_auth_missing_with_a_plain
     for (method, path) in PROTECTED {
         let mut mock = MockAuthUseCases::new();
         mock.expect_authenticate()
-            .withf(|request| request.authorization.expose_secret() == "Basic xyz")
+            .withf(|request| carries(request, "Basic xyz"))
             .times(1)
             .returning(|_| Err(AuthenticateError::Missing));
         let cli = client(mock);
@@ -823,8 +828,7 @@ async fn the_whole_authorization_header_and_the_user_agent_reach_authenticate() 
     let mut mock = MockAuthUseCases::new();
     mock.expect_authenticate()
         .withf(move |request| {
-            request.authorization.expose_secret() == sent
-                && request.caller.user_agent.as_deref() == Some(USER_AGENT)
+            carries(request, sent) && request.caller.user_agent.as_deref() == Some(USER_AGENT)
         })
         .times(1)
         .returning(|_| Err(AuthenticateError::Invalid));
@@ -838,6 +842,60 @@ async fn the_whole_authorization_header_and_the_user_agent_reach_authenticate() 
     .await;
 
     assert_envelope(&answer, StatusCode::UNAUTHORIZED, "AUTH_INVALID");
+}
+
+#[tokio::test]
+async fn two_authorization_headers_reach_authenticate_as_repeated_and_answer_401_auth_invalid() {
+    for (method, path) in PROTECTED {
+        // The first one valid, as `Bearer A` + `Bearer junk` would be.
+        for second in ["Bearer junk", BEARER, "Basic xyz"] {
+            let mut mock = MockAuthUseCases::new();
+            mock.expect_authenticate()
+                .withf(|request| matches!(request.authorization, AuthorizationHeader::Repeated))
+                .times(1)
+                .returning(|_| Err(AuthenticateError::Invalid));
+            mock.expect_log_out().never();
+            let cli = client(mock);
+
+            let answer = send(
+                protected_request(&cli, method, path)
+                    .header(header::AUTHORIZATION, BEARER)
+                    .header(header::AUTHORIZATION, second),
+            )
+            .await;
+
+            assert_error(
+                &answer,
+                StatusCode::UNAUTHORIZED,
+                "AUTH_INVALID",
+                "Invalid or expired token",
+                Value::Null,
+            );
+            assert_eq!(
+                answer.header("www-authenticate"),
+                Some(r#"Bearer error="invalid_token""#),
+                "{method} {path} + {second}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_authorization_headers_on_a_public_operation_are_not_looked_at() {
+    let mut mock = MockAuthUseCases::new();
+    mock.expect_authenticate().never();
+    mock.expect_log_in().times(1).returning(|_| Ok(issued()));
+    let cli = client(mock);
+
+    let answer = send(
+        cli.post("/api/auth/login")
+            .header(header::AUTHORIZATION, BEARER)
+            .header(header::AUTHORIZATION, "Bearer junk")
+            .body_json(&credentials()),
+    )
+    .await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
 }
 
 #[tokio::test]
