@@ -1059,8 +1059,6 @@ async fn logout_with_an_unexpected_error_answers_500_or_503_with_retry_after() {
 async fn an_unknown_route_answers_404_not_found_in_the_envelope() {
     let cli = client(untouched());
 
-    // (`/api/auth` is not here: it matches the template `/api/{user_id}`, so a GET there
-    // is 405 with `Allow: DELETE`.)
     for path in ["/nope", "/api/auth/me/extra", "/api/auth/me/x/y/z"] {
         let answer = send(cli.get(path)).await;
 
@@ -1071,6 +1069,56 @@ async fn an_unknown_route_answers_404_not_found_in_the_envelope() {
             "Resource not found",
             Value::Null,
         );
+    }
+}
+
+#[tokio::test]
+async fn a_path_that_only_has_the_shape_of_a_route_answers_404_for_a_method_the_route_lacks() {
+    let cli = client(untouched());
+
+    // Each fits a template with a `{user_id}` (or `{session_id}`) that is not a UUID:
+    // it names nothing, whatever the method. (With a UUID it is a 405: see below.)
+    for (method, path) in [
+        (Method::GET, "/api/auth".to_owned()),
+        (Method::GET, "/api/users".to_owned()),
+        (Method::POST, "/api/anything".to_owned()),
+        (Method::GET, "/api/%FF%FE".to_owned()),
+        (Method::POST, "/api/me/profile".to_owned()),
+        (Method::PUT, "/api/me/sessions".to_owned()),
+        (Method::GET, format!("/api/{USER_ID}/sessions/current")),
+    ] {
+        let answer = send(
+            cli.request(method.clone(), &path)
+                .header(header::AUTHORIZATION, BEARER),
+        )
+        .await;
+
+        assert_error(
+            &answer,
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "Resource not found",
+            Value::Null,
+        );
+        assert_eq!(answer.header("allow"), None, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_method_on_the_documents_paths_answers_405_with_allow_get() {
+    let cli = client(untouched());
+
+    for path in ["/docs", "/openapi.json", "/openapi.yaml"] {
+        let answer = send(cli.post(path)).await;
+
+        assert_error(
+            &answer,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "Method not allowed",
+            Value::Null,
+        );
+        assert_eq!(answer.header("allow"), Some("GET"), "{path}");
     }
 }
 
