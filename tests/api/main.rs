@@ -14,6 +14,7 @@
 mod binary;
 mod contract;
 mod faults;
+mod hardening;
 mod helpers;
 mod instances;
 mod plans;
