@@ -129,7 +129,9 @@ fn auth_response(issued: IssuedSession) -> AuthResponse {
 /// follow the JSON Web Token Best Current Practices (RFC8725): the algorithm is pinned
 /// (HS256; `none` and every other `alg` are refused before the signature is checked),
 /// `typ` is `at+jwt`, `iss`, `aud`, `exp`, `iat`, `nbf`, `sub`, `sid` and `jti` are
-/// required and checked, and a token is accepted only while its session is live.
+/// required and checked, and a token is accepted only while its session is live. A token
+/// with a `crit` header is refused (no extension is understood), and so is a request with
+/// more than one `Authorization` header, whichever comes first (`AUTH_INVALID`).
 #[derive(SecurityScheme)]
 #[oai(rename = "bearerAuth", ty = "bearer", bearer_format = "JWT")]
 #[allow(dead_code)] // only its registration in the spec is used

@@ -1528,6 +1528,32 @@ fn path_order(rendered: &str, marker: &str) -> Vec<String> {
 }
 
 #[test]
+fn the_document_names_the_answers_the_http_server_gives_outside_the_envelope() {
+    let document = openapi_document();
+    let description = document["info"]["description"]
+        .as_str()
+        .expect("description");
+    for said in [
+        "The exceptions to the envelope",
+        "an empty body",
+        "400 for a malformed request line",
+        "431 for more than 100 header lines",
+        "414 for a target of 64 KiB",
+        "names nothing and is 404",
+    ] {
+        assert!(description.contains(said), "{said:?} in {description}");
+    }
+    let scheme = document["components"]["securitySchemes"]["bearerAuth"]["description"]
+        .as_str()
+        .expect("scheme description");
+    assert!(scheme.contains("`crit`"), "{scheme}");
+    assert!(
+        scheme.contains("more than one `Authorization` header"),
+        "{scheme}"
+    );
+}
+
+#[test]
 fn the_document_reads_in_the_order_a_person_works() {
     // Swagger UI lists tags in the order of the top-level `tags` list and operations in
     // the order of `paths`: sign up first, then the rest of auth, the account, operations.
