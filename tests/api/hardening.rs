@@ -333,6 +333,10 @@ async fn odd_requests_that_reach_the_service_are_answered_in_the_envelope() {
 /// part of the service runs and with no hook to shape the answer — the status alone, an
 /// empty body, and the connection closed. README and the spec's description list them;
 /// this pins them, so that a server upgrade that changes them is noticed.
+///
+/// Not pinned: a request head over hyper's read buffer (about 400 KiB) is 431 only when
+/// its bytes arrive in pieces; on a loaded machine a 500 KiB header has been read whole
+/// and served (200). That limit is hyper's, by timing, not a contract.
 #[tokio::test]
 async fn malformed_requests_are_answered_by_the_http_server_with_an_empty_body_and_closed() {
     let app = spawn().await;
@@ -409,15 +413,6 @@ async fn malformed_requests_are_answered_by_the_http_server_with_an_empty_body_a
         (
             "more than 100 header lines",
             format!("GET /health HTTP/1.1\r\nHost: x\r\n{many_headers}\r\n").into_bytes(),
-            431,
-        ),
-        (
-            "a request head over hyper's buffer (about 400 KiB)",
-            format!(
-                "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
-                "a".repeat(500 * 1024)
-            )
-            .into_bytes(),
             431,
         ),
         (

@@ -46,8 +46,8 @@ the server itself, before the service sees it, with the status alone — an empt
 version or header line (a header without a colon, a space before the colon, a folded \
 line, a control character in a value), a `Content-Length` that is not one number, or a \
 `Transfer-Encoding` that does not end in `chunked` (or any in HTTP/1.0); 431 for more than \
-100 header lines or a request head over about 400 KiB; 414 for a target of 64 KiB or \
-more. Over HTTP/2 a header list over 16 KiB is 431 the same way, and a malformed stream is \
+100 header lines (and, depending on how its bytes arrive, a request head over about \
+400 KiB); 414 for a target of 64 KiB or more. Over HTTP/2 a header list over 16 KiB is 431 the same way, and a malformed stream is \
 reset without an answer.\n\n\
 Signup and login are limited per client IP (a burst, then one request every few \
 seconds; `RateLimit-*` headers tell the state, 429 `RATE_LIMIT_EXCEEDED` with \
