@@ -7,6 +7,10 @@
 //!   used as an HMAC key.
 //! - The key is chosen by `kid` among keys we configured, never taken from the token:
 //!   `jku`, `jwk`, `x5u` and `x5c` are ignored.
+//! - A `crit` header is refused whatever it lists (RFC 7515 §4.1.11: a recipient must
+//!   reject a token naming an extension it does not understand, and gatehouse
+//!   understands none). jsonwebtoken 11 reads `crit` but never enforces it, and it is
+//!   not used to decode here anyway.
 //! - The `kid` is a fingerprint of the key (a truncated SHA-256), never the key.
 //! - Keys are parsed once at start-up, not per request.
 //! - Time claims are only read here; `iss`, `aud`, `nbf` and `exp` are judged by the
@@ -107,7 +111,7 @@ impl TokenCodec for JwtTokenCodec {
             .map_err(|_| TokenDecodeError::Invalid)?;
         let header: JoseHeader<'_> =
             serde_json::from_slice(&header).map_err(|_| TokenDecodeError::Invalid)?;
-        if header.alg.as_deref() != Some("HS256") {
+        if header.alg.as_deref() != Some("HS256") || header.crit {
             return Err(TokenDecodeError::Invalid);
         }
         let typ_ok = header.typ.as_deref().is_some_and(|t| {
@@ -160,6 +164,16 @@ struct JoseHeader<'a> {
     typ: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     kid: Option<Cow<'a, str>>,
+    /// Whether the header has a `crit` member at all: its value is not read, since no
+    /// value of it (a list, an empty list, `null`, anything) names an extension
+    /// gatehouse understands.
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+/// `true` for a member that is there, whatever its value.
+fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(value).map(|_| true)
 }
 
 /// The claims as [`JwtTokenCodec::encode`] writes them, read without building a generic
@@ -371,6 +385,35 @@ mod tests {
             hmac_sign::sign(key.expose_secret().as_bytes(), message.as_bytes())
         );
         assert_eq!(codec.decode(&token), Err(TokenDecodeError::Invalid));
+    }
+
+    #[test]
+    fn a_token_with_a_crit_header_is_invalid_whatever_crit_lists() {
+        let key = secret("current");
+        let codec = JwtTokenCodec::new(&key, &[]);
+        let c = claims();
+        let kid = key_id(&key);
+        for crit in [
+            json!(["exp"]),
+            json!(["b64"]),
+            json!(["http://example.com/unknown-extension"]),
+            json!([]),
+            json!(null),
+            json!("exp"),
+            json!({"exp": true}),
+        ] {
+            let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": kid, "crit": crit});
+            let token = forge(header, body(&c), key.expose_secret().as_bytes());
+            assert_eq!(
+                codec.decode(&token),
+                Err(TokenDecodeError::Invalid),
+                "crit {crit}"
+            );
+        }
+        // The same token without `crit` is accepted: `crit` alone made the difference.
+        let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": kid});
+        let token = forge(header, body(&c), key.expose_secret().as_bytes());
+        assert_eq!(codec.decode(&token), Ok(c));
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod config_refusals;
 mod connections;
 mod contract;
 mod faults;
+mod hardening;
 mod helpers;
 mod instances;
 mod plans;

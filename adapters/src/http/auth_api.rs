@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use application::{
-    AuthUseCases, AuthenticateError, AuthenticateRequest, IssuedSession, LogInError, LogInRequest,
-    LogOutError, Principal, SignUpError, SignUpRequest,
+    AuthUseCases, AuthenticateError, AuthenticateRequest, AuthorizationHeader, IssuedSession,
+    LogInError, LogInRequest, LogOutError, Principal, SignUpError, SignUpRequest,
 };
 use domain::{PasswordPolicyViolation, User};
 use poem::Request;
@@ -129,7 +129,9 @@ fn auth_response(issued: IssuedSession) -> AuthResponse {
 /// follow the JSON Web Token Best Current Practices (RFC8725): the algorithm is pinned
 /// (HS256; `none` and every other `alg` are refused before the signature is checked),
 /// `typ` is `at+jwt`, `iss`, `aud`, `exp`, `iat`, `nbf`, `sub`, `sid` and `jti` are
-/// required and checked, and a token is accepted only while its session is live.
+/// required and checked, and a token is accepted only while its session is live. A token
+/// with a `crit` header is refused (no extension is understood), and so is a request with
+/// more than one `Authorization` header, whichever comes first (`AUTH_INVALID`).
 #[derive(SecurityScheme)]
 #[oai(rename = "bearerAuth", ty = "bearer", bearer_format = "JWT")]
 #[allow(dead_code)] // only its registration in the spec is used
@@ -141,6 +143,11 @@ struct BearerScheme(poem_openapi::auth::Bearer);
 /// answer "missing" for an oversized or malformed header) and runs the `authenticate`
 /// use case, so that a bad token is refused with the contract's code before any other
 /// part of the request is looked at.
+///
+/// A request with more than one `Authorization` header is refused (`AUTH_INVALID`,
+/// recorded as a rejected token) without any of them being read: which one a proxy in
+/// front acted on cannot be known. Only operations that read a token refuse it; on
+/// public operations the header means nothing and is not looked at.
 pub struct Authenticated(pub Principal);
 
 impl<'a> ApiExtractor<'a> for Authenticated {
@@ -164,7 +171,8 @@ impl<'a> ApiExtractor<'a> for Authenticated {
         let service = req
             .data::<Arc<dyn AuthUseCases>>()
             .ok_or_else(|| poem::Error::from(ApiError::internal()))?;
-        let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        let mut values = req.headers().get_all(header::AUTHORIZATION).iter();
+        let Some(value) = values.next() else {
             return Err(ApiError::unauthorized(
                 ErrorCode::AuthMissing,
                 "Authentication required",
@@ -172,10 +180,15 @@ impl<'a> ApiExtractor<'a> for Authenticated {
             )
             .into());
         };
-        // A header that is not visible ASCII cannot be a bearer token.
-        let authorization = value.to_str().unwrap_or("Bearer \u{0}invalid");
+        let authorization = if values.next().is_some() {
+            AuthorizationHeader::Repeated
+        } else {
+            // A header that is not visible ASCII cannot be a bearer token.
+            let value = value.to_str().unwrap_or("Bearer \u{0}invalid");
+            AuthorizationHeader::One(SecretString::from(value.to_owned()))
+        };
         let request = AuthenticateRequest {
-            authorization: SecretString::from(authorization.to_owned()),
+            authorization,
             caller: caller(req),
         };
         match service.authenticate(request).await {

@@ -20,6 +20,7 @@ use tracing::Instrument as _;
 use application::ports::LimitedAction;
 use application::{AdmitError, AuthUseCases};
 
+use super::DOC_PATHS;
 use super::client_ip::{ClientIp, TrustedProxies, caller, resolve_client_ip};
 use super::envelope::{ApiError, ErrorCode, FieldError};
 use super::request_id;
@@ -277,6 +278,14 @@ fn request_timeout() -> Response {
     resp
 }
 
+fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+        "Resource not found",
+    )
+}
+
 fn payload_too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -333,18 +342,25 @@ fn framework_error(
         ApiError::unauthorized(ErrorCode::AuthMissing, "Authentication required", false)
     } else {
         match err.status() {
-            StatusCode::NOT_FOUND => ApiError::new(
-                StatusCode::NOT_FOUND,
-                ErrorCode::NotFound,
-                "Resource not found",
-            ),
+            StatusCode::NOT_FOUND => not_found(),
+            // The router matched the path's shape only: `GET /api/users` fits the template
+            // `/api/{user_id}` (DELETE), but no user is called `users`. A 405 there would
+            // claim that the resource exists and list methods for it; nothing exists.
+            StatusCode::METHOD_NOT_ALLOWED
+                if !index.names_a_resource(path) && !DOC_PATHS.contains(&path) =>
+            {
+                not_found()
+            }
             StatusCode::METHOD_NOT_ALLOWED => {
                 let mut e = ApiError::new(
                     StatusCode::METHOD_NOT_ALLOWED,
                     ErrorCode::MethodNotAllowed,
                     "Method not allowed",
                 );
-                e.allow = index.allowed_methods(path);
+                // The document's paths are served with GET alone.
+                e.allow = index
+                    .allowed_methods(path)
+                    .or_else(|| DOC_PATHS.contains(&path).then(|| "GET".to_owned()));
                 e
             }
             StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),

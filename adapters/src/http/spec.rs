@@ -37,7 +37,18 @@ Every error has one shape, `ErrorEnvelope`: `error.code` (machine-readable), \
 `error.message`, `error.details` (`null`, or the invalid fields, or every broken password \
 rule) and `meta.timestamp` / `meta.request_id`. Every response carries `X-Request-ID`; an \
 incoming one that is a UUID is kept. Request bodies over 64 KiB are refused with 413. \
-Every 401 carries `WWW-Authenticate: Bearer`.\n\n\
+Every 401 carries `WWW-Authenticate: Bearer`. A method a path does not serve is 405 \
+with `Allow`; a path that only has the shape of one (`GET /api/users` against \
+`/api/{user_id}`) names nothing and is 404.\n\n\
+The exceptions to the envelope: a request the HTTP server cannot parse is answered by \
+the server itself, before the service sees it, with the status alone — an empty body, no \
+`X-Request-ID`, the connection closed: 400 for a malformed request line, method, target, \
+version or header line (a header without a colon, a space before the colon, a folded \
+line, a control character in a value), a `Content-Length` that is not one number, or a \
+`Transfer-Encoding` that does not end in `chunked` (or any in HTTP/1.0); 431 for more than \
+100 header lines (and, depending on how its bytes arrive, a request head over about \
+400 KiB); 414 for a target of 64 KiB or more. Over HTTP/2 a header list over 16 KiB is 431 the same way, and a malformed stream is \
+reset without an answer.\n\n\
 Signup and login are limited per client IP (a burst, then one request every few \
 seconds; `RateLimit-*` headers tell the state, 429 `RATE_LIMIT_EXCEEDED` with \
 `Retry-After` when exceeded) and failed logins per account (429 after too many, for \

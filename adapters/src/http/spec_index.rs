@@ -1,6 +1,7 @@
 //! What the generated OpenAPI document knows about each route, used where the framework
-//! knows too little: the `Allow` header of a 405, and naming every invalid field of a
-//! request body (poem-openapi reports only the first error, without its field).
+//! knows too little: the `Allow` header of a 405, whether a path can name a resource at
+//! all (404 rather than 405), and naming every invalid field of a request body
+//! (poem-openapi reports only the first error, without its field).
 
 use serde_json::{Map, Value};
 
@@ -18,6 +19,8 @@ struct RouteInfo {
     methods: Vec<(String, Option<Value>)>,
     /// Query parameters by name, with their schema (from any method of the path).
     query: Vec<(String, Value)>,
+    /// The path parameters whose schema says `format: uuid` (from any method).
+    uuid_params: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -87,11 +90,22 @@ impl SpecIndex {
                     Some((name, p.get("schema").cloned().unwrap_or(Value::Null)))
                 })
                 .collect();
+            let uuid_params = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, op)| op.get("parameters").and_then(Value::as_array))
+                .flatten()
+                .filter(|p| p.get("in").and_then(Value::as_str) == Some("path"))
+                .filter(|p| p.pointer("/schema/format").and_then(Value::as_str) == Some("uuid"))
+                .filter_map(|p| Some(p.get("name")?.as_str()?.to_owned()))
+                .collect();
             routes.push(RouteInfo {
                 template: path.clone(),
                 segments,
                 methods,
                 query,
+                uuid_params,
             });
         }
         Self { routes }
@@ -121,6 +135,26 @@ impl SpecIndex {
     /// The template of the route matching `path` (`/api/{user_id}/sessions`), for logs.
     pub fn route_template(&self, path: &str) -> Option<&str> {
         self.route(path).map(|r| r.template.as_str())
+    }
+
+    /// Whether `path` can name what its route serves: it matches a route, and each path
+    /// parameter the document declares a UUID is one. `/api/users` matches the template
+    /// `/api/{user_id}` yet names no user, so a method the route lacks is a 404 there,
+    /// not a 405 claiming the resource exists.
+    pub fn names_a_resource(&self, path: &str) -> bool {
+        let Some(route) = self.route(path) else {
+            return false;
+        };
+        route
+            .segments
+            .iter()
+            .zip(segments(path))
+            .all(|(segment, part)| match segment {
+                Segment::Param(name) if route.uuid_params.contains(name) => {
+                    percent_decoded(part).is_some_and(|p| uuid::Uuid::parse_str(&p).is_ok())
+                }
+                Segment::Param(_) | Segment::Literal(_) => true,
+            })
     }
 
     /// The methods a path allows (for `Allow`), or `None` for an unknown path.
@@ -191,6 +225,24 @@ impl SpecIndex {
         }
         errors
     }
+}
+
+/// A path segment with its `%XX` escapes decoded, as the router hands parameters to the
+/// handlers; `None` when an escape is malformed or the result is not UTF-8.
+fn percent_decoded(segment: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(segment.len());
+    let mut rest = segment.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
 }
 
 fn json_error_kind(e: &serde_json::Error) -> String {
@@ -359,6 +411,47 @@ mod tests {
             Some("DELETE, GET")
         );
         assert_eq!(index().allowed_methods("/api/nope"), None);
+    }
+
+    #[test]
+    fn a_path_names_a_resource_only_when_its_uuid_parameters_are_uuids() {
+        let uuid = json!({ "type": "string", "format": "uuid" });
+        let index = SpecIndex::new(&json!({ "paths": {
+            "/api/auth/me": { "get": {} },
+            "/api/{user_id}": { "delete": { "parameters": [
+                { "name": "user_id", "in": "path", "schema": uuid }
+            ] } },
+            "/api/{user_id}/sessions/{session_id}": { "delete": { "parameters": [
+                { "name": "user_id", "in": "path", "schema": uuid },
+                { "name": "session_id", "in": "path", "schema": uuid }
+            ] } },
+            "/things/{name}": { "get": { "parameters": [
+                { "name": "name", "in": "path", "schema": { "type": "string" } }
+            ] } }
+        } }));
+        let id = "0193e5a2-1c3f-7000-8000-000000000001";
+        for path in [
+            "/api/auth/me".to_owned(),
+            format!("/api/{id}"),
+            format!("/api/{}", id.replace('-', "")),
+            format!("/api/{}", id.replace('0', "%30")),
+            format!("/api/{id}/sessions/{id}"),
+            "/things/anything".to_owned(),
+        ] {
+            assert!(index.names_a_resource(&path), "{path}");
+        }
+        for path in [
+            "/api/auth".to_owned(),
+            "/api/users".to_owned(),
+            "/api/%FF%FE".to_owned(),
+            "/api/%zz".to_owned(),
+            format!("/api/{id}x"),
+            format!("/api/{id}/sessions/current"),
+            format!("/api/me/sessions/{id}"),
+            "/nope".to_owned(),
+        ] {
+            assert!(!index.names_a_resource(&path), "{path}");
+        }
     }
 
     #[test]

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use application::service::MockAuthUseCases;
 use application::{
-    AuthenticateError, Caller, IssuedSession, LogInError, LogOutError, Principal, SignUpError,
-    Unavailable,
+    AuthenticateError, AuthenticateRequest, AuthorizationHeader, Caller, IssuedSession, LogInError,
+    LogOutError, Principal, SignUpError, Unavailable,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -157,11 +157,16 @@ fn untouched() -> MockAuthUseCases {
     mock
 }
 
+/// Whether `request` carries one `Authorization` header, and that it is `value`.
+fn carries(request: &AuthenticateRequest, value: &str) -> bool {
+    matches!(&request.authorization, AuthorizationHeader::One(sent) if sent.expose_secret() == value)
+}
+
 /// A mock whose `authenticate` accepts [`BEARER`] and answers [`principal`].
 fn authenticating() -> MockAuthUseCases {
     let mut mock = MockAuthUseCases::new();
     mock.expect_authenticate()
-        .withf(|request| request.authorization.expose_secret() == BEARER)
+        .withf(|request| carries(request, BEARER))
         .times(1)
         .returning(|_| Ok(principal()));
     mock
@@ -763,7 +768,7 @@ async fn each_token_refusal_answers_401_with_its_code_and_the_invalid_token_chal
         for (refusal, code, message) in cases {
             let mut mock = MockAuthUseCases::new();
             mock.expect_authenticate()
-                .withf(|request| request.authorization.expose_secret() == BEARER)
+                .withf(|request| carries(request, BEARER))
                 .times(1)
                 .returning(move |_| Err(refusal()));
             mock.expect_log_out().never();
@@ -794,7 +799,7 @@ async fn another_scheme_refused_as_missing_answers_401_auth_missing_with_a_plain
     for (method, path) in PROTECTED {
         let mut mock = MockAuthUseCases::new();
         mock.expect_authenticate()
-            .withf(|request| request.authorization.expose_secret() == "Basic xyz")
+            .withf(|request| carries(request, "Basic xyz"))
             .times(1)
             .returning(|_| Err(AuthenticateError::Missing));
         let cli = client(mock);
@@ -824,8 +829,7 @@ async fn the_whole_authorization_header_and_the_user_agent_reach_authenticate() 
     let mut mock = MockAuthUseCases::new();
     mock.expect_authenticate()
         .withf(move |request| {
-            request.authorization.expose_secret() == sent
-                && request.caller.user_agent.as_deref() == Some(USER_AGENT)
+            carries(request, sent) && request.caller.user_agent.as_deref() == Some(USER_AGENT)
         })
         .times(1)
         .returning(|_| Err(AuthenticateError::Invalid));
@@ -839,6 +843,60 @@ async fn the_whole_authorization_header_and_the_user_agent_reach_authenticate() 
     .await;
 
     assert_envelope(&answer, StatusCode::UNAUTHORIZED, "AUTH_INVALID");
+}
+
+#[tokio::test]
+async fn two_authorization_headers_reach_authenticate_as_repeated_and_answer_401_auth_invalid() {
+    for (method, path) in PROTECTED {
+        // The first one valid, as `Bearer A` + `Bearer junk` would be.
+        for second in ["Bearer junk", BEARER, "Basic xyz"] {
+            let mut mock = MockAuthUseCases::new();
+            mock.expect_authenticate()
+                .withf(|request| matches!(request.authorization, AuthorizationHeader::Repeated))
+                .times(1)
+                .returning(|_| Err(AuthenticateError::Invalid));
+            mock.expect_log_out().never();
+            let cli = client(mock);
+
+            let answer = send(
+                protected_request(&cli, method, path)
+                    .header(header::AUTHORIZATION, BEARER)
+                    .header(header::AUTHORIZATION, second),
+            )
+            .await;
+
+            assert_error(
+                &answer,
+                StatusCode::UNAUTHORIZED,
+                "AUTH_INVALID",
+                "Invalid or expired token",
+                Value::Null,
+            );
+            assert_eq!(
+                answer.header("www-authenticate"),
+                Some(r#"Bearer error="invalid_token""#),
+                "{method} {path} + {second}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_authorization_headers_on_a_public_operation_are_not_looked_at() {
+    let mut mock = MockAuthUseCases::new();
+    mock.expect_authenticate().never();
+    mock.expect_log_in().times(1).returning(|_| Ok(issued()));
+    let cli = client(mock);
+
+    let answer = send(
+        cli.post("/api/auth/login")
+            .header(header::AUTHORIZATION, BEARER)
+            .header(header::AUTHORIZATION, "Bearer junk")
+            .body_json(&credentials()),
+    )
+    .await;
+
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
 }
 
 #[tokio::test]
@@ -1002,8 +1060,6 @@ async fn logout_with_an_unexpected_error_answers_500_or_503_with_retry_after() {
 async fn an_unknown_route_answers_404_not_found_in_the_envelope() {
     let cli = client(untouched());
 
-    // (`/api/auth` is not here: it matches the template `/api/{user_id}`, so a GET there
-    // is 405 with `Allow: DELETE`.)
     for path in ["/nope", "/api/auth/me/extra", "/api/auth/me/x/y/z"] {
         let answer = send(cli.get(path)).await;
 
@@ -1014,6 +1070,56 @@ async fn an_unknown_route_answers_404_not_found_in_the_envelope() {
             "Resource not found",
             Value::Null,
         );
+    }
+}
+
+#[tokio::test]
+async fn a_path_that_only_has_the_shape_of_a_route_answers_404_for_a_method_the_route_lacks() {
+    let cli = client(untouched());
+
+    // Each fits a template with a `{user_id}` (or `{session_id}`) that is not a UUID:
+    // it names nothing, whatever the method. (With a UUID it is a 405: see below.)
+    for (method, path) in [
+        (Method::GET, "/api/auth".to_owned()),
+        (Method::GET, "/api/users".to_owned()),
+        (Method::POST, "/api/anything".to_owned()),
+        (Method::GET, "/api/%FF%FE".to_owned()),
+        (Method::POST, "/api/me/profile".to_owned()),
+        (Method::PUT, "/api/me/sessions".to_owned()),
+        (Method::GET, format!("/api/{USER_ID}/sessions/current")),
+    ] {
+        let answer = send(
+            cli.request(method.clone(), &path)
+                .header(header::AUTHORIZATION, BEARER),
+        )
+        .await;
+
+        assert_error(
+            &answer,
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "Resource not found",
+            Value::Null,
+        );
+        assert_eq!(answer.header("allow"), None, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_method_on_the_documents_paths_answers_405_with_allow_get() {
+    let cli = client(untouched());
+
+    for path in ["/docs", "/openapi.json", "/openapi.yaml"] {
+        let answer = send(cli.post(path)).await;
+
+        assert_error(
+            &answer,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "Method not allowed",
+            Value::Null,
+        );
+        assert_eq!(answer.header("allow"), Some("GET"), "{path}");
     }
 }
 
@@ -1420,6 +1526,32 @@ fn path_order(rendered: &str, marker: &str) -> Vec<String> {
         .filter(|l| l.starts_with('/'))
         .map(|l| l.trim_end_matches([':', '{', ' ', '"']).to_owned())
         .collect()
+}
+
+#[test]
+fn the_document_names_the_answers_the_http_server_gives_outside_the_envelope() {
+    let document = openapi_document();
+    let description = document["info"]["description"]
+        .as_str()
+        .expect("description");
+    for said in [
+        "The exceptions to the envelope",
+        "an empty body",
+        "400 for a malformed request line",
+        "431 for more than 100 header lines",
+        "414 for a target of 64 KiB",
+        "names nothing and is 404",
+    ] {
+        assert!(description.contains(said), "{said:?} in {description}");
+    }
+    let scheme = document["components"]["securitySchemes"]["bearerAuth"]["description"]
+        .as_str()
+        .expect("scheme description");
+    assert!(scheme.contains("`crit`"), "{scheme}");
+    assert!(
+        scheme.contains("more than one `Authorization` header"),
+        "{scheme}"
+    );
 }
 
 #[test]

@@ -13,6 +13,9 @@
 //!   `authenticate` use case. Logout and revocation do not need to reach this memo.
 //! - An entry is found only with the token's whole text: the map hashes it with a
 //!   per-process random key and compares it in full.
+//! - A token the codec refuses for its header (another `alg`, a `crit`, an unknown
+//!   `kid`) differs in its text from every token it accepted, so it can never be found
+//!   here: the header is part of the signed text the memo is keyed on.
 //! - Bounded: at most `capacity` tokens; the cache evicts the least useful first. Forged
 //!   tokens cannot fill it, since they are never stored.
 
@@ -106,6 +109,37 @@ mod tests {
         let tokens = VerifiedTokens::new(inner, 16);
         assert_eq!(tokens.decode("a.b.c"), Ok(first));
         assert_eq!(tokens.decode("a.b.C"), Err(TokenDecodeError::Invalid));
+    }
+
+    #[test]
+    fn a_token_with_a_crit_header_is_refused_every_time_even_once_its_claims_were_accepted() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use secrecy::{ExposeSecret as _, SecretString};
+
+        let secret = SecretString::from("a-secret-that-is-long-enough-for-hs256".to_owned());
+        let codec = crate::token::JwtTokenCodec::new(&secret, &[]);
+        let kid = codec.current_key_id().to_owned();
+        let tokens = VerifiedTokens::new(codec, 16);
+        let c = claims();
+        let genuine = tokens.encode(&c).expect("encode");
+        assert_eq!(tokens.decode(&genuine), Ok(c.clone()));
+        // The genuine payload under a header that adds `crit`, correctly signed.
+        let payload = genuine.split('.').nth(1).expect("payload");
+        let header =
+            serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": kid, "crit": ["exp"]});
+        let message = format!("{}.{payload}", URL_SAFE_NO_PAD.encode(header.to_string()));
+        let signature = jsonwebtoken::crypto::sign(
+            message.as_bytes(),
+            &jsonwebtoken::EncodingKey::from_secret(secret.expose_secret().as_bytes()),
+            jsonwebtoken::Algorithm::HS256,
+        )
+        .expect("sign");
+        let with_crit = format!("{message}.{signature}");
+        for _ in 0..2 {
+            assert_eq!(tokens.decode(&with_crit), Err(TokenDecodeError::Invalid));
+        }
+        assert_eq!(tokens.decode(&genuine), Ok(c));
     }
 
     #[test]

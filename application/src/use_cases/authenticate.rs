@@ -18,10 +18,24 @@ pub const MAX_AUTHORIZATION_HEADER_BYTES: usize = 8 * 1024;
 /// Input of [`authenticate`].
 #[derive(Debug, Clone)]
 pub struct AuthenticateRequest {
-    /// The whole `Authorization` header value, scheme included (`Bearer …`).
-    pub authorization: SecretString,
+    /// The request's `Authorization` header.
+    pub authorization: AuthorizationHeader,
     /// Who is asking.
     pub caller: Caller,
+}
+
+/// The `Authorization` header of a request that has one, as it arrived.
+#[derive(Debug, Clone)]
+pub enum AuthorizationHeader {
+    /// Exactly one header: its whole value, scheme included (`Bearer …`).
+    One(SecretString),
+    /// More than one `Authorization` header.
+    ///
+    /// # Security
+    /// Which of them a proxy in front of us checked, logged or stripped cannot be known
+    /// (taking "the first" is how `Bearer A` + `Bearer junk` used to pass), so none of
+    /// them is believed: the request is refused as `Invalid` without reading any.
+    Repeated,
 }
 
 /// The authenticated caller: a live session of an active user.
@@ -39,8 +53,8 @@ pub enum AuthenticateError {
     /// No bearer token: no header, another scheme, or `Bearer` with nothing after it.
     #[error("authentication required")]
     Missing,
-    /// Oversized, malformed, bad signature, wrong `alg`/`typ`/`kid`, wrong `iss`/`aud`,
-    /// `nbf` in the future.
+    /// More than one `Authorization` header; or oversized, malformed, bad signature,
+    /// wrong `alg`/`typ`/`kid`, a `crit` header, wrong `iss`/`aud`, `nbf` in the future.
     #[error("invalid token")]
     Invalid,
     /// `exp` has passed.
@@ -70,9 +84,9 @@ impl AuthenticateError {
     }
 }
 
-/// Checks a bearer token, in the contract's order: size cap → scheme → header and
-/// signature → required claims → `iss`, `aud`, `nbf` → `exp` → session and user. The
-/// first failure decides the answer.
+/// Checks a bearer token, in the contract's order: a single header → size cap → scheme →
+/// header and signature → required claims → `iss`, `aud`, `nbf` → `exp` → session and
+/// user. The first failure decides the answer.
 ///
 /// # Security
 /// Every refused token is recorded as `token_rejected` with its reason. The event is
@@ -87,8 +101,10 @@ pub async fn authenticate(
     config: &AuthConfig,
     request: AuthenticateRequest,
 ) -> Result<Principal, AuthenticateError> {
-    let header = request.authorization.expose_secret();
-    let (outcome, subject) = check(ports, config, header).await;
+    let (outcome, subject) = match &request.authorization {
+        AuthorizationHeader::One(header) => check(ports, config, header.expose_secret()).await,
+        AuthorizationHeader::Repeated => (Err(AuthenticateError::Invalid), None),
+    };
     match outcome {
         Ok(principal) => Ok(principal),
         Err(err) => {
@@ -242,7 +258,7 @@ mod tests {
 
     fn request(authorization: &str) -> AuthenticateRequest {
         AuthenticateRequest {
-            authorization: SecretString::from(authorization.to_owned()),
+            authorization: AuthorizationHeader::One(SecretString::from(authorization.to_owned())),
             caller: caller(),
         }
     }
@@ -430,6 +446,32 @@ mod tests {
                 Some(FailureReason::AuthInvalid),
             );
         }
+    }
+
+    #[tokio::test]
+    async fn repeated_authorization_headers_are_invalid_without_any_being_decoded_and_are_recorded_without_a_user()
+     {
+        let mut mocks = Mocks::default();
+        nothing_is_decoded_or_looked_up(&mut mocks);
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+        let request = AuthenticateRequest {
+            authorization: AuthorizationHeader::Repeated,
+            caller: caller(),
+        };
+
+        let result = authenticate(&ports, &config(), request).await;
+
+        assert!(
+            matches!(result, Err(AuthenticateError::Invalid)),
+            "{result:?}"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::TokenRejected,
+            None,
+            Some(FailureReason::AuthInvalid),
+        );
     }
 
     #[tokio::test]
