@@ -48,3 +48,59 @@ start_gatehouse() {
   echo "gatehouse not ready after 30 s" >&2
   return 1
 }
+
+# link_node_modules DIR: DIR/package-lock.json's tree, installed once per (package.json,
+# package-lock.json, node version) into $GATEHOUSE_CI_CACHE/node-<hash> (outside the
+# clone), and DIR/node_modules made a link to it. The link is gitignored (`node_modules`
+# in .gitignore matches a link as well as a directory), so a run leaves the checkout
+# clean; a tree that matches the lock is never installed again (`npm ci` only when the
+# hash is new). Sets `node_modules` to the cached tree.
+link_node_modules() {
+  local dir=$1 cache=${GATEHOUSE_CI_CACHE:-$HOME/.cache/gatehouse-ci} hash staging
+  hash=$(cat "$dir/package.json" "$dir/package-lock.json" <(node --version) | sha256sum | cut -c1-16)
+  node_modules=$cache/node-$hash/node_modules
+  if [[ ! -f $cache/node-$hash/.complete ]]; then
+    echo "npm ci for $dir (lock hash $hash, not cached yet)"
+    staging=$(mktemp -d "$cache/node-$hash.XXXXXX")
+    cp "$dir/package.json" "$dir/package-lock.json" "$staging/"
+    (cd "$staging" && npm ci --cache "$cache/npm" --prefer-offline --no-audit --no-fund \
+      --loglevel=error)
+    touch "$staging/.complete"
+    rm -rf "$cache/node-$hash"
+    mv "$staging" "$cache/node-$hash"
+  else
+    echo "node_modules for $dir: cached ($cache/node-$hash, matches the lock)"
+  fi
+  if [[ -d $dir/node_modules && ! -L $dir/node_modules ]]; then
+    # A tree someone installed by hand in the clone: the lock's cached tree replaces it.
+    echo "replacing the installed $dir/node_modules with a link to the cached tree"
+    rm -rf "$dir/node_modules"
+  fi
+  if [[ $(readlink "$dir/node_modules" 2>/dev/null) != "$node_modules" ]]; then
+    ln -sfn "$node_modules" "$dir/node_modules"
+  fi
+}
+
+# python_venv REQUIREMENTS: a virtualenv with REQUIREMENTS' exact pins, created once per
+# (requirements file, Python version) in $GATEHOUSE_CI_CACHE/venv-<hash>. Sets
+# `python_venv`.
+python_venv() {
+  local requirements=$1 cache=${GATEHOUSE_CI_CACHE:-$HOME/.cache/gatehouse-ci}
+  python_venv="$cache/venv-$(cat "$requirements" <(python3 --version) | sha256sum | cut -c1-16)"
+  if [[ ! -f $python_venv/.complete ]]; then
+    rm -rf "$python_venv"
+    python3 -m venv "$python_venv"
+    "$python_venv/bin/pip" install --quiet --disable-pip-version-check \
+      --cache-dir "$cache/pip" --requirement "$requirements"
+    touch "$python_venv/.complete"
+  fi
+}
+
+# stop_gatehouse: stops the server start_gatehouse started (if any) and waits for it.
+stop_gatehouse() {
+  if [[ -n ${server_pid:-} ]]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+  fi
+}

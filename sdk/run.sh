@@ -15,7 +15,8 @@
 #
 # Tools are installed from the package registries at pinned versions and cached outside
 # the clone, in $GATEHOUSE_CI_CACHE (default ~/.cache/gatehouse-ci): a virtualenv per
-# requirements file, node_modules per package-lock.json, and the pip and npm caches.
+# requirements file, node_modules per package-lock.json (`npm ci` only when the lock is
+# new; sdk/node_modules is a gitignored link to it), and the pip and npm caches.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -74,35 +75,18 @@ suite() {
   printf -- '--- sdk: %s\n' "${results[-1]}"
 }
 
-# A directory named after the hash of some files: reused while they do not change.
-hash_of() { cat "$@" | sha256sum | cut -c1-16; }
+# shellcheck source=../.ci/gatehouse.sh
+source "$root/.ci/gatehouse.sh"
 
 install_python_tools() {
-  local requirements=$root/sdk/python/requirements.txt
-  venv="$cache/venv-$(hash_of "$requirements" <(python3 --version))"
-  if [[ ! -f $venv/.complete ]]; then
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check \
-      --cache-dir "$cache/pip" --requirement "$requirements"
-    touch "$venv/.complete"
-  fi
+  python_venv "$root/sdk/python/requirements.txt"
+  venv=$python_venv
   "$venv/bin/openapi-python-client" --version
 }
 
 install_node_tools() {
-  local modules
-  modules="$cache/node-$(hash_of "$root/sdk/package-lock.json" <(node --version))"
-  if [[ ! -f $modules/.complete ]]; then
-    rm -rf "$modules"
-    mkdir -p "$modules"
-    cp "$root/sdk/package.json" "$root/sdk/package-lock.json" "$modules/"
-    (cd "$modules" && npm ci --cache "$cache/npm" --prefer-offline --no-audit --no-fund \
-      --loglevel=error)
-    touch "$modules/.complete"
-  fi
-  # Resolution from sdk/*/ finds the cached modules through this (gitignored) link.
-  ln -sfn "$modules/node_modules" "$root/sdk/node_modules"
+  # Installed once per lock into the cache; sdk/node_modules is a gitignored link to it.
+  link_node_modules "$root/sdk"
   node_bin=$root/sdk/node_modules/.bin
   echo "node $(node --version), openapi-ts $("$node_bin/openapi-ts" --version | tail -n 1)"
 }
@@ -114,9 +98,6 @@ install_chromium() {
   fi
   /usr/bin/chromium --version 2>/dev/null
 }
-
-# shellcheck source=../.ci/gatehouse.sh
-source "$root/.ci/gatehouse.sh"
 
 python_suite() {
   mkdir -p "$work/python"

@@ -104,7 +104,8 @@ fn header_object(name: &str, description: &str, required: bool) -> Value {
 }
 
 /// Where a response's values can be used next (OpenAPI links): the ids a signup or
-/// login answers open the account's own routes, and `next_cursor` the next page.
+/// login answers open every one of the account's own routes, a listed session can be
+/// revoked, and `next_cursor` opens the next page.
 pub(super) fn links(operation_id: &str, status: &str) -> Option<Value> {
     let user = "$response.body#/user_id";
     match (operation_id, status) {
@@ -133,6 +134,26 @@ pub(super) fn links(operation_id: &str, status: &str) -> Option<Value> {
                 "operationId": "changePassword",
                 "parameters": { "user_id": user },
                 "description": "Change their password."
+            },
+            "RevokeAllSessions": {
+                "operationId": "revokeAllSessions",
+                "parameters": { "user_id": user },
+                "description": "Log out everywhere, this session included."
+            },
+            "DeactivateAccount": {
+                "operationId": "deactivateAccount",
+                "parameters": { "user_id": user },
+                "description": "Deactivate the account (needs its password)."
+            }
+        })),
+        ("listSessions", "200") => Some(json!({
+            "RevokeSession": {
+                "operationId": "revokeSession",
+                "parameters": {
+                    "user_id": "$request.path.user_id",
+                    "session_id": "$response.body#/data/0/session_id"
+                },
+                "description": "Revoke the first session listed."
             }
         })),
         ("listAuthEvents", "200") => Some(json!({
