@@ -200,7 +200,7 @@ fn migrate_status_lists_the_migrations_before_and_after_migrate_up() {
     let before = status(dir.path());
     assert_eq!(
         before.lines().filter(|l| l.starts_with("pending ")).count(),
-        4,
+        5,
         "{before}"
     );
     assert!(
@@ -215,7 +215,7 @@ fn migrate_status_lists_the_migrations_before_and_after_migrate_up() {
     let after = status(dir.path());
     assert_eq!(
         after.lines().filter(|l| l.starts_with("applied ")).count(),
-        4,
+        5,
         "{after}"
     );
 }
@@ -410,7 +410,7 @@ async fn migrate_status_lists_the_migrations_on_postgresql_too() {
     let before = status(dir.path());
     assert_eq!(
         before.lines().filter(|l| l.starts_with("pending ")).count(),
-        4,
+        5,
         "{before}"
     );
     let up = gatehouse(dir.path())
@@ -426,7 +426,7 @@ async fn migrate_status_lists_the_migrations_on_postgresql_too() {
     let after = status(dir.path());
     assert_eq!(
         after.lines().filter(|l| l.starts_with("applied ")).count(),
-        4,
+        5,
         "{after}"
     );
 }
