@@ -62,7 +62,7 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         throttle
             .attempt(
-                &email,
+                email.key(),
                 Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1))),
                 now,
             )

@@ -14,7 +14,7 @@ use application::ports::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    EmailAddress, LoginThrottlePolicy, ThrottleLimit, ThrottleVerdict, ThrottleWindow, ip_bucket,
+    EmailKey, LoginThrottlePolicy, ThrottleLimit, ThrottleVerdict, ThrottleWindow, ip_bucket,
 };
 
 type KeyedLimiter<C> = governor::RateLimiter<
@@ -280,7 +280,7 @@ fn longest(a: ThrottleVerdict, b: ThrottleVerdict) -> Option<u64> {
 impl LoginThrottle for InMemoryLoginThrottle {
     async fn attempt(
         &self,
-        email: &EmailAddress,
+        email: &EmailKey,
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<ThrottleDecision> {
@@ -317,7 +317,7 @@ impl LoginThrottle for InMemoryLoginThrottle {
         Ok(ThrottleDecision::Allowed)
     }
 
-    async fn release(&self, email: &EmailAddress, ip: Option<IpAddr>) -> anyhow::Result<()> {
+    async fn release(&self, email: &EmailKey, ip: Option<IpAddr>) -> anyhow::Result<()> {
         let mut counters = self.lock();
         let source_key: SourceKey = (email.as_str().to_owned(), ip.map(ip_bucket));
         uncount(&mut counters.per_source, &source_key);
@@ -325,7 +325,7 @@ impl LoginThrottle for InMemoryLoginThrottle {
         Ok(())
     }
 
-    async fn succeeded(&self, email: &EmailAddress, ip: Option<IpAddr>) -> anyhow::Result<()> {
+    async fn succeeded(&self, email: &EmailKey, ip: Option<IpAddr>) -> anyhow::Result<()> {
         let mut counters = self.lock();
         counters
             .per_source
@@ -362,8 +362,9 @@ mod tests {
         }
     }
 
-    fn email(s: &str) -> EmailAddress {
-        EmailAddress::parse(s).expect("email")
+    /// The key of `s`, as the login use case hands it over.
+    fn email(s: &str) -> EmailKey {
+        domain::EmailAddress::parse(s).expect("email").key().clone()
     }
 
     fn ip(s: &str) -> Option<IpAddr> {

@@ -16,7 +16,7 @@ pub mod token;
 pub mod user;
 
 pub use auth_event::{AuthEvent, AuthEventType, ClientInfo, FailureReason};
-pub use email::{EmailAddress, EmailAddressError};
+pub use email::{EmailAddress, EmailAddressError, EmailKey};
 pub use ids::{EventId, SessionId, UserId};
 pub use password::{
     PasswordHash, PasswordPolicy, PasswordPolicyViolation, PasswordRule, PasswordViolation,

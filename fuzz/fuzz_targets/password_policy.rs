@@ -112,10 +112,16 @@ fuzz_target!(|input: Input| {
         has(PasswordRule::Common),
         is_common_password(password.expose())
     );
-    let lowered = password.expose().to_lowercase();
+    // Compatibility caseless matching (Unicode D146, caseless's implementation) with the
+    // address as typed and with its key, whole and local part alone.
+    let matches =
+        |other: &str| caseless::compatibility_caseless_match_str(password.expose(), other);
     assert_eq!(
         has(PasswordRule::MatchesEmail),
-        lowered == email.as_str() || lowered == email.local_part()
+        matches(email.as_str())
+            || matches(email.local_part())
+            || matches(email.key().as_str())
+            || matches(email.key().local_part())
     );
     if has(PasswordRule::MinLength) {
         assert!(messages[0].contains(&policy.min_length().to_string()));

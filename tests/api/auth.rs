@@ -38,14 +38,18 @@ async fn signup_returns_201_with_a_token_that_authenticates_me() {
 }
 
 #[tokio::test]
-async fn signup_trims_and_lowercases_the_email_so_case_variants_conflict() {
+async fn signup_trims_the_email_keeps_its_case_and_case_variants_conflict() {
     let app = spawn_app().await;
     let email = unique_email();
     let shouted = format!("  {}  ", email.to_uppercase());
     let resp = app.sign_up(&shouted, PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let body: serde_json::Value = resp.json().await.expect("json");
-    assert_eq!(body["email"], email.as_str());
+    assert_eq!(
+        body["email"],
+        email.to_uppercase().as_str(),
+        "as typed, trimmed"
+    );
 
     let again = app.sign_up(&email, PASSWORD).await;
     let body = assert_error(again, StatusCode::CONFLICT, "CONFLICT_EMAIL").await;

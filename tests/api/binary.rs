@@ -203,7 +203,7 @@ fn migrate_status_lists_the_migrations_before_and_after_migrate_up() {
     let before = status(dir.path());
     assert_eq!(
         before.lines().filter(|l| l.starts_with("pending ")).count(),
-        4,
+        5,
         "{before}"
     );
     assert!(
@@ -218,7 +218,7 @@ fn migrate_status_lists_the_migrations_before_and_after_migrate_up() {
     let after = status(dir.path());
     assert_eq!(
         after.lines().filter(|l| l.starts_with("applied ")).count(),
-        4,
+        5,
         "{after}"
     );
 }
@@ -413,7 +413,7 @@ async fn migrate_status_lists_the_migrations_on_postgresql_too() {
     let before = status(dir.path());
     assert_eq!(
         before.lines().filter(|l| l.starts_with("pending ")).count(),
-        4,
+        5,
         "{before}"
     );
     let up = gatehouse(dir.path())
@@ -429,7 +429,7 @@ async fn migrate_status_lists_the_migrations_on_postgresql_too() {
     let after = status(dir.path());
     assert_eq!(
         after.lines().filter(|l| l.starts_with("applied ")).count(),
-        4,
+        5,
         "{after}"
     );
 }

@@ -16,6 +16,8 @@ mod abuse;
 mod account;
 #[path = "auth.rs"]
 mod auth;
+#[path = "email_forms.rs"]
+mod email_forms;
 #[path = "framework.rs"]
 mod framework;
 #[path = "sdk.rs"]

@@ -45,7 +45,13 @@ const NO_STORE: &str = "no-store";
 /// Email and password.
 #[derive(Debug, Object)]
 pub struct Credentials {
-    /// The email address; trimmed and lowercased before use, at most 254 characters.
+    /// The email address, at most 254 characters after trimming. One address is one
+    /// account whatever form it is typed in: case (fully folded, `ß` = `ss`), Unicode
+    /// normalisation (NFKC, so precomposed and decomposed accents and fullwidth forms
+    /// match), needless quotes around the local part, and an internationalised domain or
+    /// its punycode (IDNA) all name the same account. At signup the address is kept as
+    /// typed (trimmed): that is where mail goes and what `email` shows afterwards;
+    /// signing up again in another form is `CONFLICT_EMAIL`. At login any form works.
     pub email: String,
     /// The password. At login, the account's password. At signup it must meet the
     /// password policy, every rule of which is checked and reported at once
@@ -62,7 +68,8 @@ pub struct Credentials {
 pub struct AuthResponse {
     /// The user's id.
     pub user_id: Uuid,
-    /// The user's normalised email.
+    /// The user's email as typed at signup (trimmed; case and form kept), whatever form
+    /// was used to log in.
     pub email: String,
     /// The access token (a JWT); send it as `Authorization: Bearer <token>`.
     pub token: String,
@@ -82,7 +89,8 @@ pub struct AuthResponse {
 pub struct UserDto {
     /// The user's id.
     pub user_id: Uuid,
-    /// The normalised email.
+    /// The email as typed at signup (trimmed; case and form kept). Accounts created
+    /// before addresses were kept as typed show it lowercased.
     pub email: String,
     /// When the account was created.
     pub created_at: Timestamp,
@@ -401,10 +409,11 @@ impl AuthApi {
     /// Sign up
     ///
     /// Creates an account and logs it in: the answer carries a session and its access
-    /// token, as login's does. The email is trimmed and lowercased, then must parse as
-    /// an address of at most 254 characters (`VALIDATION_EMAIL`); the password must meet
-    /// the configured policy (`VALIDATION_PASSWORD`, listing every broken rule). An
-    /// email that is already registered — even by a deactivated account — is 409
+    /// token, as login's does. The email is trimmed, then must parse as an address of at
+    /// most 254 characters (`VALIDATION_EMAIL`), and is kept as typed; the password must
+    /// meet the configured policy (`VALIDATION_PASSWORD`, listing every broken rule). An
+    /// email that is already registered in any form (case, Unicode normalisation, width,
+    /// needless quotes, IDN or punycode domain) — even by a deactivated account — is 409
     /// `CONFLICT_EMAIL`; the password is hashed before that is known, so a 409 takes as
     /// long as a 201. Counts toward the per-IP signup limit.
     #[oai(path = "/api/auth/signup", method = "post", operation_id = "signUp")]
@@ -433,8 +442,10 @@ impl AuthApi {
     ///
     /// Verifies the email and password and opens a new session; sets the user's
     /// `last_login`. A wrong password, an unknown email and a deactivated account all
-    /// answer 401 `AUTH_FAILED` with the same body and the same work. Counts toward the
-    /// per-IP login limit and, when it fails, the per-account throttle (429).
+    /// answer 401 `AUTH_FAILED` with the same body and the same work. Any form of the
+    /// address the account signed up with logs in, and the answer's `email` is the one
+    /// typed at signup. Counts toward the per-IP login limit and, when it fails, the
+    /// per-account throttle (429), which counts every form of the address together.
     #[oai(path = "/api/auth/login", method = "post", operation_id = "logIn")]
     async fn log_in(
         &self,

@@ -7,8 +7,8 @@ use application::ports::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    AuthEvent, AuthEventType, EmailAddress, EventId, FailureReason, PasswordHash, Session,
-    SessionId, User, UserId,
+    AuthEvent, AuthEventType, EmailAddress, EmailKey, EventId, FailureReason, PasswordHash,
+    Session, SessionId, User, UserId,
 };
 use sea_orm::sea_query::{Condition, Expr, ExprTrait as _};
 use sea_orm::{
@@ -107,6 +107,7 @@ fn user_row(user: &User) -> users::ActiveModel {
     users::ActiveModel {
         id: Set(user.id.as_uuid()),
         email: Set(user.email.as_str().to_owned()),
+        email_key: Set(user.email.key().as_str().to_owned()),
         password_hash: Set(user.password_hash.as_str().to_owned()),
         created_at: Set(user.created_at),
         last_login: Set(user.last_login),
@@ -253,9 +254,9 @@ async fn insert_event<C: ConnectionTrait>(conn: &C, event: &AuthEvent) -> Result
 
 #[async_trait]
 impl UserRepository for SeaOrmUserRepository {
-    async fn find_by_email(&self, email: &EmailAddress) -> anyhow::Result<Option<User>> {
+    async fn find_by_email(&self, key: &EmailKey) -> anyhow::Result<Option<User>> {
         users::Entity::find()
-            .filter(users::Column::Email.eq(email.as_str()))
+            .filter(users::Column::EmailKey.eq(key.as_str()))
             .one(self.db.connection())
             .await
             .map_err(db_error)?

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::EmailAddress;
+use domain::EmailKey;
 
 /// An operation limited per client IP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,7 +63,8 @@ pub enum ThrottleDecision {
     },
 }
 
-/// Failed-login counters per normalised email (per IP bucket, and across all IPs).
+/// Failed-login counters per email key (per IP bucket, and across all IPs): every form
+/// of one address counts towards one account's counters.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait LoginThrottle: Send + Sync + 'static {
@@ -75,7 +76,7 @@ pub trait LoginThrottle: Send + Sync + 'static {
     /// Storage failures only.
     async fn attempt(
         &self,
-        email: &EmailAddress,
+        email: &EmailKey,
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<ThrottleDecision>;
@@ -84,7 +85,7 @@ pub trait LoginThrottle: Send + Sync + 'static {
     ///
     /// # Errors
     /// Storage failures only.
-    async fn succeeded(&self, email: &EmailAddress, ip: Option<IpAddr>) -> anyhow::Result<()>;
+    async fn succeeded(&self, email: &EmailKey, ip: Option<IpAddr>) -> anyhow::Result<()>;
 
     /// Gives back one attempt counted by [`LoginThrottle::attempt`] that did not end in
     /// a judgement of the password (the service failed: database down, hashing
@@ -92,5 +93,5 @@ pub trait LoginThrottle: Send + Sync + 'static {
     ///
     /// # Errors
     /// Storage failures only.
-    async fn release(&self, email: &EmailAddress, ip: Option<IpAddr>) -> anyhow::Result<()>;
+    async fn release(&self, email: &EmailKey, ip: Option<IpAddr>) -> anyhow::Result<()>;
 }

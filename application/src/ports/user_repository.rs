@@ -2,12 +2,12 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{AuthEvent, EmailAddress, PasswordHash, Session, SessionId, User, UserId};
+use domain::{AuthEvent, EmailKey, PasswordHash, Session, SessionId, User, UserId};
 
 /// Why creating a user failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateUserError {
-    /// A user with this (normalised) email already exists, active or not.
+    /// A user whose email has the same key already exists, active or not.
     #[error("email already registered")]
     EmailTaken,
     /// Anything else.
@@ -15,15 +15,16 @@ pub enum CreateUserError {
     Unexpected(#[from] anyhow::Error),
 }
 
-/// Users, looked up by id or normalised email.
+/// Users, looked up by id or by the key of their email.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync + 'static {
-    /// The user with this normalised email, active or not.
+    /// The user whose email has this key, active or not (whatever form of the address
+    /// it signed up with).
     ///
     /// # Errors
     /// Storage failures only; an unknown email is `Ok(None)`.
-    async fn find_by_email(&self, email: &EmailAddress) -> anyhow::Result<Option<User>>;
+    async fn find_by_email(&self, key: &EmailKey) -> anyhow::Result<Option<User>>;
 
     /// The user with this id, active or not.
     ///

@@ -55,7 +55,7 @@ pub(crate) async fn throttle_password_check(
     let now = ports.clock.now();
     match ports
         .throttle
-        .attempt(&principal.user.email, caller.ip, now)
+        .attempt(principal.user.email.key(), caller.ip, now)
         .await?
     {
         ThrottleDecision::Allowed => Ok(None),
@@ -93,7 +93,7 @@ pub(crate) async fn verify_counted(
             // Best effort: the error to report is the verification's.
             let _ = ports
                 .throttle
-                .release(&principal.user.email, caller.ip)
+                .release(principal.user.email.key(), caller.ip)
                 .await;
             Err(err)
         }
@@ -123,8 +123,8 @@ pub(crate) async fn record_failure(
 mod tests {
     use super::*;
     use crate::use_cases::test_support::{
-        Mocks, PRINCIPAL_EMAIL, assert_carries_unavailable, assert_event, caller, capture_events,
-        now, only, principal, someone_else, taken, unavailable,
+        Mocks, PRINCIPAL_EMAIL_KEY, assert_carries_unavailable, assert_event, caller,
+        capture_events, now, only, principal, someone_else, taken, unavailable,
     };
 
     fn throttle(mocks: &mut Mocks, decision: ThrottleDecision) {
@@ -132,7 +132,7 @@ mod tests {
             .throttle
             .expect_attempt()
             .withf(|email, ip, at| {
-                email.as_str() == PRINCIPAL_EMAIL && *ip == caller().ip && *at == now()
+                email.as_str() == PRINCIPAL_EMAIL_KEY && *ip == caller().ip && *at == now()
             })
             .times(1)
             .returning(move |_, _, _| Ok(decision));

@@ -15,7 +15,7 @@ use crate::service::{AuthConfig, Ports};
 /// Input of [`log_in`].
 #[derive(Debug, Clone)]
 pub struct LogInRequest {
-    /// The email as sent (normalised here).
+    /// The email as sent (trimmed and keyed here).
     pub email: String,
     /// The password as sent.
     pub password: SecretString,
@@ -67,6 +67,10 @@ pub async fn log_in(
     let client = request.caller.client_info();
     let ip = request.caller.ip;
     let email = EmailAddress::parse(&request.email).map_err(LogInError::InvalidEmail)?;
+    // The account is found, and its failures counted, by the address's key: every form
+    // of one address (case, Unicode normalisation, width, quotes, IDN or punycode) is one
+    // account and one throttle.
+    let key = email.key();
     let password = PlaintextPassword::new(request.password.expose_secret().to_owned());
 
     // While hashing is saturated the answer is 503 whatever else happens: give it now,
@@ -79,13 +83,11 @@ pub async fn log_in(
         .admit()
         .map_err(|unavailable| LogInError::Unexpected(anyhow::Error::new(unavailable)))?;
 
-    if let ThrottleDecision::Throttled { retry_after_secs } = ports
-        .throttle
-        .attempt(&email, ip, ports.clock.now())
-        .await?
+    if let ThrottleDecision::Throttled { retry_after_secs } =
+        ports.throttle.attempt(key, ip, ports.clock.now()).await?
     {
         // The owner sees in their log that someone is hammering the account.
-        let owner = ports.users.find_by_email(&email).await?.map(|u| u.id);
+        let owner = ports.users.find_by_email(key).await?.map(|u| u.id);
         let event = AuthEvent::failure(
             EventId::from_uuid(Uuid::now_v7()),
             AuthEventType::LoginThrottled,
@@ -100,15 +102,15 @@ pub async fn log_in(
 
     // Until the password has been judged, a failure of ours (database down, hashing
     // saturated) is not a failed login: give the counted attempt back.
-    let user = match ports.users.find_by_email(&email).await {
+    let user = match ports.users.find_by_email(key).await {
         Ok(user) => user,
-        Err(err) => return Err(uncount(ports, &email, ip, err).await),
+        Err(err) => return Err(uncount(ports, key, ip, err).await),
     };
     let Some(user) = user else {
         let verified = ports.hasher.verify_dummy(password).await;
         drop(admission);
         if let Err(err) = verified {
-            return Err(uncount(ports, &email, ip, err).await);
+            return Err(uncount(ports, key, ip, err).await);
         }
         fail(ports, None, FailureReason::UnknownEmail, &request.caller).await?;
         return Err(LogInError::InvalidCredentials);
@@ -121,7 +123,7 @@ pub async fn log_in(
     drop(admission);
     let check = match verified {
         Ok(check) => check,
-        Err(err) => return Err(uncount(ports, &email, ip, err).await),
+        Err(err) => return Err(uncount(ports, key, ip, err).await),
     };
     let needs_rehash = match check {
         PasswordCheck::Mismatch => {
@@ -146,7 +148,7 @@ pub async fn log_in(
         }
         PasswordCheck::Match { needs_rehash } => needs_rehash,
     };
-    ports.throttle.succeeded(&email, ip).await?;
+    ports.throttle.succeeded(key, ip).await?;
 
     // The rehash is an upgrade, not a condition of the login: if it cannot be done now
     // (hashing saturated), the next successful login tries again.
@@ -191,7 +193,7 @@ pub async fn log_in(
 /// caller's failure; the original error is what the caller gets.
 async fn uncount(
     ports: &Ports,
-    email: &domain::EmailAddress,
+    email: &domain::EmailKey,
     ip: Option<std::net::IpAddr>,
     err: anyhow::Error,
 ) -> LogInError {
@@ -232,9 +234,13 @@ mod tests {
         caller, capture_events, captured, config, forgets, now, only, taken, unavailable, user,
     };
 
-    /// As a client might send it: padded and in mixed case.
-    const EMAIL: &str = " Jane.Doe@Example.com ";
-    const NORMALISED_EMAIL: &str = "jane.doe@example.com";
+    /// As a client might send it: padded, needlessly quoted, in another case than it
+    /// signed up with.
+    const EMAIL: &str = " \"JANE.DOE\"@Example.COM ";
+    /// The key of [`EMAIL`] and of [`SIGNED_UP_EMAIL`]: what finds and throttles.
+    const EMAIL_KEY: &str = "jane.doe@example.com";
+    /// The address as typed at sign-up, which [`stored_user`] keeps.
+    const SIGNED_UP_EMAIL: &str = "Jane.Doe@Example.com";
     const PASSWORD: &str = "Correct7Horse";
     /// What [`user`] stores.
     const STORED_HASH: &str = "$argon2id$stored";
@@ -250,7 +256,7 @@ mod tests {
     }
 
     fn stored_user() -> User {
-        user(NORMALISED_EMAIL)
+        user(SIGNED_UP_EMAIL)
     }
 
     fn inactive_user() -> User {
@@ -265,7 +271,7 @@ mod tests {
             .throttle
             .expect_attempt()
             .withf(|email, ip, at| {
-                email.as_str() == NORMALISED_EMAIL && *ip == caller().ip && *at == now()
+                email.as_str() == EMAIL_KEY && *ip == caller().ip && *at == now()
             })
             .times(1)
             .returning(move |_, _, _| Ok(decision));
@@ -278,7 +284,7 @@ mod tests {
         mocks
             .users
             .expect_find_by_email()
-            .withf(|email| email.as_str() == NORMALISED_EMAIL)
+            .withf(|email| email.as_str() == EMAIL_KEY)
             .times(1)
             .returning(move |_| Ok(found.clone()));
     }
@@ -337,7 +343,7 @@ mod tests {
         mocks
             .throttle
             .expect_succeeded()
-            .withf(|email, ip| email.as_str() == NORMALISED_EMAIL && *ip == caller().ip)
+            .withf(|email, ip| email.as_str() == EMAIL_KEY && *ip == caller().ip)
             .times(1)
             .returning(|_, _| Ok(()));
     }
@@ -412,7 +418,10 @@ mod tests {
         assert_eq!(session.user_agent.as_deref(), Some(CALLER_USER_AGENT));
         assert_eq!(claims.sub, user.id);
         assert_eq!(claims.sid, session.id);
-        assert_eq!(claims.email, NORMALISED_EMAIL);
+        assert_eq!(
+            claims.email, SIGNED_UP_EMAIL,
+            "the token names the address as typed at sign-up, not as typed at login"
+        );
         assert_eq!(issued.token.expose_secret(), TOKEN);
     }
 

@@ -15,7 +15,7 @@ use crate::service::{AuthConfig, Ports};
 /// Input of [`sign_up`].
 #[derive(Debug, Clone)]
 pub struct SignUpRequest {
-    /// The email as sent (normalised here).
+    /// The email as sent (trimmed and keyed here).
     pub email: String,
     /// The password as sent.
     pub password: SecretString,
@@ -132,7 +132,10 @@ mod tests {
 
     /// As a client might send it: padded and in mixed case.
     const EMAIL: &str = "  Jane.Doe@Example.COM ";
-    const NORMALISED_EMAIL: &str = "jane.doe@example.com";
+    /// [`EMAIL`] trimmed: what is stored, answered and mailed to.
+    const TYPED_EMAIL: &str = "Jane.Doe@Example.COM";
+    /// The key of [`EMAIL`]: what the storage's uniqueness compares.
+    const EMAIL_KEY: &str = "jane.doe@example.com";
     const PASSWORD: &str = "Correct7Horse";
     const NEW_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$new";
     const TOKEN: &str = "signed.access.token";
@@ -222,7 +225,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sign_up_stores_an_active_user_with_the_normalised_email_the_new_hash_and_last_login_now()
+    async fn sign_up_stores_an_active_user_with_the_email_as_typed_and_its_key_the_new_hash_and_last_login_now()
      {
         let SignedUp {
             issued,
@@ -230,7 +233,8 @@ mod tests {
             ..
         } = sign_up_successfully().await;
 
-        assert_eq!(stored.email.as_str(), NORMALISED_EMAIL);
+        assert_eq!(stored.email.as_str(), TYPED_EMAIL);
+        assert_eq!(stored.email.key().as_str(), EMAIL_KEY);
         assert_eq!(stored.password_hash.as_str(), NEW_HASH);
         assert!(stored.is_active);
         assert_eq!(stored.created_at, now());
@@ -260,7 +264,7 @@ mod tests {
         assert_eq!(session.user_agent.as_deref(), Some(CALLER_USER_AGENT));
         assert_eq!(claims.sid, session.id);
         assert_eq!(claims.sub, user.id);
-        assert_eq!(claims.email, NORMALISED_EMAIL);
+        assert_eq!(claims.email, TYPED_EMAIL);
         assert_eq!(issued.token.expose_secret(), TOKEN);
     }
 

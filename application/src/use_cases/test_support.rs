@@ -137,7 +137,9 @@ pub fn untouchable_ports() -> Ports {
 }
 
 /// The email of the [`principal`].
-pub const PRINCIPAL_EMAIL: &str = "jane.doe@example.com";
+pub const PRINCIPAL_EMAIL: &str = "Jane.Doe@Example.com";
+/// The key of [`PRINCIPAL_EMAIL`]: what the principal's throttle counters are kept under.
+pub const PRINCIPAL_EMAIL_KEY: &str = "jane.doe@example.com";
 
 /// An authenticated caller as `authenticate` hands it over: an active [`user`] and a
 /// live session of theirs, opened ten minutes ago from another address than the

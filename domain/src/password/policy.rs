@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 
 use super::{PlaintextPassword, is_common_password};
 use crate::EmailAddress;
+use crate::email::fold;
 
 /// Which set of rules a new password must satisfy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -106,10 +107,15 @@ impl PasswordPolicy {
         if is_common_password(password.expose()) {
             broken.push(PasswordRule::Common);
         }
-        // The email is already lowercase; lowering the password makes the comparison
-        // case-insensitive.
-        let lowered = Zeroizing::new(password.expose().to_lowercase());
-        if *lowered == email.as_str() || *lowered == email.local_part() {
+        // Compared as the email key compares addresses (full case folding and NFKC), with
+        // the address as typed and with its key (whose domain may be punycode), whole and
+        // local part alone.
+        let folded = Zeroizing::new(fold(password.expose()));
+        let key = email.key();
+        if [key.as_str(), key.local_part()].contains(&folded.as_str())
+            || *folded == fold(email.as_str())
+            || *folded == fold(email.local_part())
+        {
             broken.push(PasswordRule::MatchesEmail);
         }
 
@@ -288,6 +294,26 @@ mod tests {
                 expected,
                 "password {raw:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_password_matching_the_email_in_another_case_or_form_is_refused() {
+        let email = EmailAddress::parse("Stra\u{df}e.Doe@B\u{fc}cher.de").expect("valid email");
+        for raw in [
+            "STRASSE.DOE",
+            "strasse.doe",
+            "Stra\u{df}e.Doe@B\u{fc}cher.de",
+            "STRASSE.DOE@BU\u{308}CHER.DE",
+            "strasse.doe@xn--bcher-kva.de",
+            "ｓｔｒａｓｓｅ.ｄｏｅ",
+        ] {
+            let rules =
+                match PasswordPolicy::Nist.check(&PlaintextPassword::new(raw.into()), &email) {
+                    Ok(()) => Vec::new(),
+                    Err(violation) => violation.rules(),
+                };
+            assert!(rules.contains(&MatchesEmail), "{raw:?}: {rules:?}");
         }
     }
 

@@ -445,12 +445,13 @@ async fn create_with_session_writes_the_user_the_session_and_the_signup_event() 
 }
 
 #[tokio::test]
-async fn a_second_signup_with_the_same_normalised_email_is_email_taken_and_writes_nothing() {
+async fn a_second_signup_with_another_form_of_the_email_is_email_taken_and_writes_nothing() {
     let db = memory_db().await;
     let (first, first_session, _) = sign_up(&db, "bob@example.com").await;
 
-    let second = new_user("  Bob@EXAMPLE.com ", at(60));
-    assert_eq!(second.email, first.email, "the parser normalises");
+    let second = new_user("  \"BOB\"@ＥＸＡＭＰＬＥ.com ", at(60));
+    assert_ne!(second.email, first.email, "typed differently");
+    assert_eq!(second.email.key(), first.email.key(), "one key");
     let second_session = new_session(second.id, at(60));
     let second_event = success_event(AuthEventType::Signup, Some(second.id), at(60));
     let result = SeaOrmUserRepository::new(db.clone())
@@ -471,7 +472,7 @@ async fn a_second_signup_with_the_same_normalised_email_is_email_taken_and_write
     );
     assert_eq!(
         users
-            .find_by_email(&first.email)
+            .find_by_email(first.email.key())
             .await
             .expect("lookup works")
             .map(|u| u.id),
@@ -563,22 +564,56 @@ async fn create_with_session_writes_nothing_when_the_session_cannot_be_stored() 
 }
 
 #[tokio::test]
-async fn find_by_email_returns_the_user_for_its_normalised_email_and_none_for_an_unknown_one() {
+async fn find_by_email_finds_the_user_by_the_key_of_any_form_of_its_email_and_none_for_an_unknown_one()
+ {
     let db = memory_db().await;
-    let (user, _, _) = sign_up(&db, "Frank@Example.com").await;
+    let (user, _, _) = sign_up(&db, "Fran\u{e7}ois@B\u{fc}cher.de").await;
     let repo = SeaOrmUserRepository::new(db.clone());
 
-    let by_other_casing = EmailAddress::parse(" FRANK@example.COM").expect("valid email");
+    for other_form in [
+        " FRAN\u{c7}OIS@b\u{fc}cher.DE",
+        "franc\u{327}ois@xn--bcher-kva.de",
+        "\"ｆｒａｎ\u{e7}ｏｉｓ\"@BU\u{308}CHER.de",
+    ] {
+        let key = EmailAddress::parse(other_form).expect("valid email");
+        assert_eq!(
+            repo.find_by_email(key.key()).await.expect("lookup works"),
+            Some(user.clone()),
+            "{other_form:?}"
+        );
+    }
     assert_eq!(
-        repo.find_by_email(&by_other_casing)
-            .await
-            .expect("lookup works"),
-        Some(user)
+        user.email.as_str(),
+        "Fran\u{e7}ois@B\u{fc}cher.de",
+        "kept as typed"
     );
     let unknown = EmailAddress::parse("nobody@example.com").expect("valid email");
     assert_eq!(
-        repo.find_by_email(&unknown).await.expect("lookup works"),
+        repo.find_by_email(unknown.key())
+            .await
+            .expect("lookup works"),
         None
+    );
+}
+
+#[tokio::test]
+async fn the_row_keeps_the_email_as_typed_beside_its_key() {
+    let db = memory_db().await;
+    let (user, _, _) = sign_up(&db, "  Jos\u{e9}@B\u{fc}cher.de ").await;
+    let row = raw_one(
+        &db,
+        "SELECT email, email_key FROM users WHERE id = ?",
+        vec![user.id.as_uuid().into()],
+    )
+    .await
+    .expect("the row");
+    assert_eq!(
+        row.try_get::<String>("", "email").expect("text"),
+        "Jos\u{e9}@B\u{fc}cher.de"
+    );
+    assert_eq!(
+        row.try_get::<String>("", "email_key").expect("text"),
+        "jos\u{e9}@xn--bcher-kva.de"
     );
 }
 
@@ -614,7 +649,9 @@ async fn inactive_users_are_found_by_email_and_by_id() {
         .expect("stored");
 
     assert_eq!(
-        repo.find_by_email(&user.email).await.expect("lookup works"),
+        repo.find_by_email(user.email.key())
+            .await
+            .expect("lookup works"),
         Some(user.clone())
     );
     assert_eq!(
@@ -1818,14 +1855,15 @@ async fn timestamps_round_trip_with_their_sub_seconds_and_are_stored_in_utc() {
 // Connection and migrations
 // ---------------------------------------------------------------------------------------
 
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     "m20260101_000001_create_users",
     "m20260101_000002_create_sessions",
     "m20260101_000003_create_auth_events",
     "m20260102_000001_case_insensitive_email",
+    "m20260103_000001_email_key",
 ];
 
-fn status(names_applied: [bool; 4]) -> Vec<(String, bool)> {
+fn status(names_applied: [bool; 5]) -> Vec<(String, bool)> {
     MIGRATIONS
         .iter()
         .zip(names_applied)
@@ -1838,17 +1876,17 @@ async fn migration_status_lists_every_migration_as_applied_after_migrate_up() {
     let db = super::empty_db().await;
     assert_eq!(
         db.migration_status().await.expect("status readable"),
-        status([false, false, false, false])
+        status([false, false, false, false, false])
     );
     db.migrate_up().await.expect("migrations apply");
     assert_eq!(
         db.migration_status().await.expect("status readable"),
-        status([true, true, true, true])
+        status([true, true, true, true, true])
     );
     db.migrate_up().await.expect("applying again is a no-op");
     assert_eq!(
         db.migration_status().await.expect("status readable"),
-        status([true, true, true, true])
+        status([true, true, true, true, true])
     );
 }
 
@@ -1857,16 +1895,17 @@ async fn migrate_down_rolls_back_the_last_migration_and_migrate_up_reapplies_it(
     let db = memory_db().await;
     sign_up(&db, "victor@example.com").await;
 
-    db.migrate_down().await.expect("rollback works");
-    assert_eq!(
-        db.migration_status().await.expect("status readable"),
-        status([true, true, true, false])
-    );
-    db.migrate_down().await.expect("rollback works");
-    assert_eq!(
-        db.migration_status().await.expect("status readable"),
-        status([true, true, false, false])
-    );
+    for expected in [
+        [true, true, true, true, false],
+        [true, true, true, false, false],
+        [true, true, false, false, false],
+    ] {
+        db.migrate_down().await.expect("rollback works");
+        assert_eq!(
+            db.migration_status().await.expect("status readable"),
+            status(expected)
+        );
+    }
     let tables = raw_all(
         &db,
         if backend(&db) == DbBackend::Postgres {
@@ -1883,7 +1922,7 @@ async fn migrate_down_rolls_back_the_last_migration_and_migrate_up_reapplies_it(
     db.migrate_up().await.expect("re-applying works");
     assert_eq!(
         db.migration_status().await.expect("status readable"),
-        status([true, true, true, true])
+        status([true, true, true, true, true])
     );
     let event = success_event(AuthEventType::Logout, None, at(10));
     SeaOrmAuthEventLog::new(db.clone())
@@ -1899,10 +1938,11 @@ async fn migrating_all_the_way_down_and_up_again_leaves_a_working_empty_schema()
     sign_up(&db, "walter@example.com").await;
 
     for expected in [
-        [true, true, true, false],
-        [true, true, false, false],
-        [true, false, false, false],
-        [false, false, false, false],
+        [true, true, true, true, false],
+        [true, true, true, false, false],
+        [true, true, false, false, false],
+        [true, false, false, false, false],
+        [false, false, false, false, false],
     ] {
         db.migrate_down().await.expect("rollback works");
         assert_eq!(
@@ -1951,13 +1991,13 @@ async fn data_on_a_file_database_survives_reconnecting() {
     let db = connect(&url).await.expect("file database reopens");
     assert_eq!(
         db.migration_status().await.expect("status readable"),
-        status([true, true, true, true]),
+        status([true, true, true, true, true]),
         "the schema persisted"
     );
     db.migrate_up().await.expect("nothing left to apply");
     assert_eq!(
         SeaOrmUserRepository::new(db.clone())
-            .find_by_email(&user.email)
+            .find_by_email(user.email.key())
             .await
             .expect("lookup works"),
         Some(User {
@@ -2146,21 +2186,207 @@ async fn pruning_deletes_old_events_and_long_dead_sessions_but_never_a_live_one(
     assert_eq!(events[0].event_type, AuthEventType::Login);
 }
 
+/// Writes a user row as a writer outside the application would, with `email_key` when
+/// given (a `None` leaves the column out).
+async fn insert_user_raw(
+    db: &Database,
+    id: Uuid,
+    email: &str,
+    email_key: Option<&str>,
+) -> Result<(), DbErr> {
+    let (sql, mut values): (&str, Vec<Value>) = match email_key {
+        Some(key) => (
+            "INSERT INTO users (id, email, email_key, password_hash, created_at, is_active) \
+             VALUES (?, ?, ?, 'x', ?, ?)",
+            vec![id.into(), email.into(), key.into()],
+        ),
+        None => (
+            "INSERT INTO users (id, email, password_hash, created_at, is_active) \
+             VALUES (?, ?, 'x', ?, ?)",
+            vec![id.into(), email.into()],
+        ),
+    };
+    values.extend([at(0).into(), true.into()]);
+    db.connection()
+        .execute_raw(statement(db, sql, values))
+        .await
+        .map(|_| ())
+}
+
 #[tokio::test]
-async fn the_database_refuses_a_case_variant_of_a_stored_email_even_written_raw() {
+async fn the_database_refuses_a_stored_key_again_and_a_row_without_a_key_even_written_raw() {
     let db = memory_db().await;
     sign_up(&db, "case@example.com").await;
-    let sql = if backend(&db) == DbBackend::Postgres {
-        "INSERT INTO users (id, email, password_hash, created_at, is_active) \
-         VALUES ('00000000-0000-0000-0000-000000000001', 'Case@Example.com', 'x', '2026-01-01T00:00:00+00:00', true)"
-    } else {
-        "INSERT INTO users (id, email, password_hash, created_at, is_active) \
-         VALUES (X'00000000000000000000000000000001', 'Case@Example.com', 'x', '2026-01-01T00:00:00+00:00', 1)"
-    };
-    let raw = db.connection().execute_unprepared(sql).await;
-    let err = raw.expect_err("the lower(email) index refuses it");
+
+    let err = insert_user_raw(
+        &db,
+        Uuid::now_v7(),
+        "Case@Example.com",
+        Some("case@example.com"),
+    )
+    .await
+    .expect_err("the email_key index refuses it");
     assert!(
         matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))),
         "{err}"
+    );
+    let err = insert_user_raw(&db, Uuid::now_v7(), "other@example.com", None)
+        .await
+        .expect_err("a row needs its key");
+    assert!(err.to_string().contains("email_key"), "{err}");
+    assert_eq!(count(&db, "users").await, 1);
+}
+
+#[tokio::test]
+async fn the_email_key_migration_gives_existing_accounts_their_keys() {
+    let db = memory_db().await;
+    db.migrate_down()
+        .await
+        .expect("back to the schema before keys");
+    // As the earlier schema stored them: trimmed and lowercased.
+    let zoe = Uuid::now_v7();
+    let ada = Uuid::now_v7();
+    insert_user_raw(&db, zoe, "zoe@example.com", None)
+        .await
+        .expect("stored");
+    insert_user_raw(&db, ada, "ada@b\u{fc}cher.de", None)
+        .await
+        .expect("stored");
+
+    db.migrate_up().await.expect("the backfill applies");
+
+    let keys: Vec<(String, String)> = raw_all(
+        &db,
+        "SELECT email, email_key FROM users ORDER BY email",
+        vec![],
+    )
+    .await
+    .iter()
+    .map(|row| {
+        (
+            row.try_get("", "email").expect("text"),
+            row.try_get("", "email_key").expect("text"),
+        )
+    })
+    .collect();
+    assert_eq!(
+        keys,
+        [
+            ("ada@b\u{fc}cher.de".into(), "ada@xn--bcher-kva.de".into()),
+            ("zoe@example.com".into(), "zoe@example.com".into()),
+        ]
+    );
+    let repo = SeaOrmUserRepository::new(db.clone());
+    for (other_form, id) in [("ZOE@Example.COM", zoe), ("ada@XN--BCHER-KVA.DE", ada)] {
+        let email = EmailAddress::parse(other_form).expect("valid");
+        let found = repo.find_by_email(email.key()).await.expect("lookup works");
+        assert_eq!(found.map(|u| u.id.as_uuid()), Some(id), "{other_form}");
+    }
+    // A look-alike of an existing account is refused from now on.
+    let (_, _, _) = sign_up(&db, "carol@example.com").await;
+    let look_alike = new_user("ADA@b\u{fc}cher.de", at(1));
+    let result = repo
+        .create_with_session(
+            &look_alike,
+            &new_session(look_alike.id, at(1)),
+            &success_event(AuthEventType::Signup, Some(look_alike.id), at(1)),
+        )
+        .await;
+    assert!(
+        matches!(result, Err(CreateUserError::EmailTaken)),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_email_key_migration_refuses_to_merge_existing_look_alike_accounts_and_names_them() {
+    let db = memory_db().await;
+    db.migrate_down()
+        .await
+        .expect("back to the schema before keys");
+    // Distinct under the earlier schema (its unique index was on lower(email)).
+    let precomposed = Uuid::now_v7();
+    let decomposed = Uuid::now_v7();
+    let unicode = Uuid::now_v7();
+    let punycode = Uuid::now_v7();
+    let bystander = Uuid::now_v7();
+    for (id, email) in [
+        (precomposed, "jos\u{e9}@example.com"),
+        (decomposed, "jose\u{301}@example.com"),
+        (unicode, "ada@b\u{fc}cher.de"),
+        (punycode, "ada@xn--bcher-kva.de"),
+        (bystander, "zoe@example.com"),
+    ] {
+        insert_user_raw(&db, id, email, None)
+            .await
+            .expect("the earlier schema takes it");
+    }
+
+    let err = db.migrate_up().await.expect_err("look-alikes are refused");
+    let report = format!("{err:#}");
+    assert!(report.contains("nothing was changed"), "{report}");
+    assert!(report.contains("(2 groups)"), "{report}");
+    for id in [precomposed, decomposed, unicode, punycode] {
+        assert!(report.contains(&id.to_string()), "{id} in {report}");
+    }
+    assert!(
+        report.contains("\"jose\\u{301}@example.com\""),
+        "the decomposed form is visible: {report}"
+    );
+    assert!(!report.contains(&bystander.to_string()), "{report}");
+
+    // Nothing changed: the migration is not applied, every account is there as it was.
+    assert_eq!(
+        db.migration_status().await.expect("status readable"),
+        status([true, true, true, true, false])
+    );
+    assert_eq!(count(&db, "users").await, 5);
+    assert!(
+        db.connection()
+            .query_one_raw(statement(&db, "SELECT email_key FROM users", vec![]))
+            .await
+            .is_err(),
+        "no email_key column"
+    );
+
+    // Once an operator has resolved them, it applies.
+    for id in [decomposed, punycode] {
+        db.connection()
+            .execute_raw(statement(
+                &db,
+                "DELETE FROM users WHERE id = ?",
+                vec![id.into()],
+            ))
+            .await
+            .expect("deleted");
+    }
+    db.migrate_up().await.expect("applies once resolved");
+    assert_eq!(
+        db.migration_status().await.expect("status readable"),
+        status([true, true, true, true, true])
+    );
+}
+
+#[tokio::test]
+async fn rolling_back_the_email_key_migration_puts_addresses_back_in_lowercase() {
+    let db = memory_db().await;
+    let (user, _, _) = sign_up(&db, "Jos\u{c9}@Example.com").await;
+    db.migrate_down().await.expect("rollback works");
+    let row = raw_one(&db, "SELECT email FROM users", vec![])
+        .await
+        .expect("the row");
+    assert_eq!(
+        row.try_get::<String>("", "email").expect("text"),
+        "jos\u{e9}@example.com",
+        "as the earlier schema kept it"
+    );
+    db.migrate_up().await.expect("re-applies");
+    let repo = SeaOrmUserRepository::new(db.clone());
+    assert_eq!(
+        repo.find_by_email(user.email.key())
+            .await
+            .expect("lookup works")
+            .map(|u| u.id),
+        Some(user.id)
     );
 }

@@ -88,7 +88,10 @@ pub async fn change_password(
         .await?;
         return Err(ChangePasswordError::InvalidCredentials);
     }
-    ports.throttle.succeeded(&user.email, caller.ip).await?;
+    ports
+        .throttle
+        .succeeded(user.email.key(), caller.ip)
+        .await?;
 
     let new_password = PlaintextPassword::new(request.new_password.expose_secret().to_owned());
     if let Err(violation) = config.password_policy.check(&new_password, &user.email) {
@@ -150,7 +153,7 @@ mod tests {
     use super::*;
     use crate::ports::ThrottleDecision;
     use crate::use_cases::test_support::{
-        Captured, Mocks, PRINCIPAL_EMAIL, assert_carries_unavailable, assert_event, caller,
+        Captured, Mocks, PRINCIPAL_EMAIL_KEY, assert_carries_unavailable, assert_event, caller,
         capture_events, captured, config, forgets, now, only, principal, someone_else, taken,
         unavailable, untouchable_ports,
     };
@@ -175,7 +178,7 @@ mod tests {
             .throttle
             .expect_attempt()
             .withf(|email, ip, at| {
-                email.as_str() == PRINCIPAL_EMAIL && *ip == caller().ip && *at == now()
+                email.as_str() == PRINCIPAL_EMAIL_KEY && *ip == caller().ip && *at == now()
             })
             .times(1)
             .returning(move |_, _, _| Ok(decision));
@@ -209,7 +212,7 @@ mod tests {
         let expectation = mocks
             .throttle
             .expect_succeeded()
-            .withf(|email, ip| email.as_str() == PRINCIPAL_EMAIL && *ip == caller().ip)
+            .withf(|email, ip| email.as_str() == PRINCIPAL_EMAIL_KEY && *ip == caller().ip)
             .times(1)
             .returning(|_, _| Ok(()));
         if let Some(order) = order {

@@ -73,7 +73,10 @@ pub async fn deactivate(
         .await?;
         return Err(DeactivateError::InvalidCredentials);
     }
-    ports.throttle.succeeded(&user.email, caller.ip).await?;
+    ports
+        .throttle
+        .succeeded(user.email.key(), caller.ip)
+        .await?;
     let now = ports.clock.now();
     let event = AuthEvent::success(
         EventId::from_uuid(Uuid::now_v7()),
@@ -98,7 +101,7 @@ mod tests {
     use super::*;
     use crate::ports::ThrottleDecision;
     use crate::use_cases::test_support::{
-        Captured, Mocks, PRINCIPAL_EMAIL, assert_carries_unavailable, assert_event, caller,
+        Captured, Mocks, PRINCIPAL_EMAIL_KEY, assert_carries_unavailable, assert_event, caller,
         capture_events, captured, forgets, now, only, principal, someone_else, taken, unavailable,
         untouchable_ports,
     };
@@ -120,7 +123,7 @@ mod tests {
             .throttle
             .expect_attempt()
             .withf(|email, ip, at| {
-                email.as_str() == PRINCIPAL_EMAIL && *ip == caller().ip && *at == now()
+                email.as_str() == PRINCIPAL_EMAIL_KEY && *ip == caller().ip && *at == now()
             })
             .times(1)
             .returning(move |_, _, _| Ok(decision));
@@ -152,7 +155,7 @@ mod tests {
         let expectation = mocks
             .throttle
             .expect_succeeded()
-            .withf(|email, ip| email.as_str() == PRINCIPAL_EMAIL && *ip == caller().ip)
+            .withf(|email, ip| email.as_str() == PRINCIPAL_EMAIL_KEY && *ip == caller().ip)
             .times(1)
             .returning(|_, _| Ok(()));
         if let Some(order) = order {
