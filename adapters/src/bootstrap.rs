@@ -43,7 +43,7 @@ impl Clock for SystemClock {
 #[async_trait]
 impl Readiness for Database {
     async fn ready(&self) -> bool {
-        self.ping().await
+        Database::ready(self).await
     }
 }
 

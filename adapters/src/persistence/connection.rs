@@ -1,12 +1,20 @@
 //! Opening the database: pool settings, SQLite pragmas, migrations.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use application::Unavailable;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::sqlx::pool::PoolConnectionMetadata;
+use sea_orm::sqlx::sqlite::{SqliteConnection, SqliteError, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::{Connection as _, Executor as _, PgConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TransactionTrait,
+};
 
 use crate::redact::{redact_url, scrub};
 
@@ -14,10 +22,17 @@ use crate::redact::{redact_url, scrub};
 #[derive(Clone, Debug)]
 pub struct Database {
     conn: DatabaseConnection,
+    /// Set when a write failed because the store cannot take it (disk full, read-only
+    /// file, I/O error); cleared by the first write probe that commits. `/ready` reads it.
+    unwritable: Arc<AtomicBool>,
 }
 
-/// How long a client is told to wait when the database is unreachable.
+/// How long a client is told to wait when the database is unreachable or busy.
 const DATABASE_RETRY_AFTER_SECS: u64 = 2;
+
+/// How long a client is told to wait when the store cannot be written (disk full,
+/// read-only file): an operator has to act, so retrying at once only adds load.
+const STORAGE_RETRY_AFTER_SECS: u64 = 10;
 
 /// Pool settings (`DATABASE_MAX_CONNECTIONS`, `DATABASE_CONNECT_TIMEOUT_SECONDS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +118,21 @@ pub async fn connect_with(url: &str, pool: PoolSettings) -> anyhow::Result<Datab
         url.to_owned()
     };
     let mut options = ConnectOptions::new(url.clone());
+    let unwritable = Arc::new(AtomicBool::new(false));
+    // A connection whose transaction state is uncertain is closed, never reused (issue
+    // 14): see `sqlite_transaction_settled`.
+    if is_sqlite {
+        let flag = Arc::clone(&unwritable);
+        options.map_sqlx_sqlite_pool_opts(move |opts| {
+            let flag = Arc::clone(&flag);
+            opts.after_release(move |conn, _| {
+                sqlite_transaction_settled(conn, flag.load(Ordering::Acquire))
+            })
+        });
+    } else {
+        options
+            .map_sqlx_postgres_pool_opts(|opts| opts.after_release(postgres_transaction_settled));
+    }
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(pool.connect_timeout_secs))
@@ -145,7 +175,67 @@ pub async fn connect_with(url: &str, pool: PoolSettings) -> anyhow::Result<Datab
             redact_url(raw_url)
         )
     })?;
-    Ok(Database { conn })
+    Ok(Database { conn, unwritable })
+}
+
+/// What `after_release` hooks return.
+type Settled<'c> = Pin<Box<dyn Future<Output = Result<bool, sea_orm::sqlx::Error>> + Send + 'c>>;
+
+/// Keeps a released SQLite connection only when both sqlx and SQLite itself say that no
+/// transaction is open on it.
+///
+/// Why (issue 14, found with a 256 KiB tmpfs): when `COMMIT` fails with `SQLITE_FULL`,
+/// SQLite has already rolled the transaction back, but sqlx-sqlite 0.9 lowers its
+/// transaction depth only when `COMMIT` succeeds, so it stays at 1; sea-orm's drop then
+/// sends `ROLLBACK`, which fails ("no transaction is active") and leaves the depth at 1;
+/// the pool's on-release ping passes and the connection goes back to the pool. Its next
+/// `begin` is `SAVEPOINT _sqlx_savepoint_1` — which opens a real transaction — and its
+/// commit `RELEASE SAVEPOINT`; when that fails too, the drop's `ROLLBACK TO SAVEPOINT`
+/// succeeds but leaves the transaction open. From then on every "transaction" on that
+/// connection is a savepoint inside one that never commits: each commit reports success,
+/// nothing reaches the file, the connection holds the write lock (others get "database
+/// is locked"), and a restart discards it all.
+///
+/// The depth is read after a round trip, so that a rollback queued by a dropped
+/// transaction has run; SQLite's own view comes from `BEGIN`, which fails inside a
+/// transaction (its autocommit flag is not reachable without `unsafe`).
+///
+/// While the store is known `unwritable`, every connection is closed after use: SQLite
+/// opens a file it may not write read-only and stays so, and a connection that met an
+/// I/O error is best not trusted — fresh ones see the file as it is once it is fixed.
+fn sqlite_transaction_settled(conn: &mut SqliteConnection, unwritable: bool) -> Settled<'_> {
+    Box::pin(async move {
+        if unwritable {
+            return Ok(false);
+        }
+        if conn.execute("BEGIN").await.is_err() {
+            tracing::warn!(
+                "closing a SQLite connection left inside a transaction (after a failed commit or rollback)"
+            );
+            return Ok(false);
+        }
+        if conn.execute("ROLLBACK").await.is_err() {
+            return Ok(false);
+        }
+        if conn.is_in_transaction() {
+            tracing::warn!(
+                "closing a SQLite connection whose transaction depth is out of step with SQLite (after a failed commit or rollback)"
+            );
+            return Ok(false);
+        }
+        Ok(true)
+    })
+}
+
+/// Keeps a released PostgreSQL connection only when sqlx counts no open transaction
+/// (PostgreSQL ends a transaction whose `COMMIT` fails, and sqlx-postgres settles its
+/// depth when the queued rollback is sent; this is the same rule as on SQLite, cheap).
+fn postgres_transaction_settled(conn: &mut PgConnection, _: PoolConnectionMetadata) -> Settled<'_> {
+    let settled = !conn.is_in_transaction();
+    if !settled {
+        tracing::warn!("closing a PostgreSQL connection left inside a transaction");
+    }
+    Box::pin(async move { Ok(settled) })
 }
 
 /// Creates an empty SQLite file that only its owner may read (SQLite takes a new file as
@@ -238,6 +328,63 @@ impl Database {
     pub async fn ping(&self) -> bool {
         self.conn.execute_unprepared("SELECT 1").await.is_ok()
     }
+
+    /// Whether the service can use the database: it answers, and — after a write failed
+    /// because the store could not take it — a write commits again. The write probe
+    /// runs only then, so that a healthy service pays no fsync per readiness probe.
+    pub async fn ready(&self) -> bool {
+        if !self.unwritable.load(Ordering::Acquire) {
+            return self.ping().await;
+        }
+        match self.write_probe().await {
+            Ok(()) => {
+                self.unwritable.store(false, Ordering::Release);
+                tracing::info!("the database can be written again");
+                true
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "the database still cannot be written");
+                false
+            }
+        }
+    }
+
+    /// Commits a write. On SQLite it rewrites one row of 32 KiB in its own table,
+    /// `gatehouse_write_probe` (made on first use, outside the migrated schema: it holds
+    /// nothing): a write of a page or two — say the header's `user_version` — still fits
+    /// in the WAL's slack on a full disk and would report the store writable while a
+    /// signup (a few pages) is refused. PostgreSQL takes a transaction id.
+    async fn write_probe(&self) -> Result<(), DbErr> {
+        let backend = self.conn.get_database_backend();
+        let txn = self.conn.begin().await?;
+        if backend == DbBackend::Sqlite {
+            txn.execute_unprepared(
+                "CREATE TABLE IF NOT EXISTS gatehouse_write_probe \
+                 (id INTEGER PRIMARY KEY, filler BLOB NOT NULL)",
+            )
+            .await?;
+            txn.execute_unprepared(
+                "INSERT OR REPLACE INTO gatehouse_write_probe (id, filler) \
+                 VALUES (1, randomblob(32768))",
+            )
+            .await?;
+        } else {
+            txn.execute_unprepared("SELECT pg_current_xact_id()")
+                .await?;
+        }
+        txn.commit().await
+    }
+
+    /// Wraps a database error for the application: connection-level failures and a
+    /// store that cannot be written carry [`Unavailable`] (503 with `Retry-After`); the
+    /// latter also makes `/ready` answer 503 until a write commits again.
+    pub(crate) fn error(&self, err: DbErr) -> anyhow::Error {
+        let fault = classify(&err);
+        if fault == Fault::Storage {
+            self.unwritable.store(true, Ordering::Release);
+        }
+        wrap(fault, err)
+    }
 }
 
 /// Refuses a database that holds migrations this binary does not know: it was
@@ -264,15 +411,29 @@ async fn refuse_newer_schema(db: &impl ConnectionTrait) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether `err` means "the database cannot be reached right now" rather than "this
-/// statement is wrong": no connection to be had, a connection lost mid-query (I/O,
-/// TLS, protocol), or PostgreSQL refusing or shutting connections (SQLSTATE class 08,
-/// and 57P01–57P03: terminated by an administrator, crash shutdown, cannot connect now).
-fn is_unavailable(err: &DbErr) -> bool {
+/// What a database error means for the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// No connection to be had, a connection lost mid-query (I/O, TLS, protocol), or
+    /// PostgreSQL refusing or shutting connections (SQLSTATE class 08, and 57P01–57P03:
+    /// terminated by an administrator, crash shutdown, cannot connect now).
+    Unreachable,
+    /// SQLite's lock stayed taken past `busy_timeout` (`SQLITE_BUSY`, `SQLITE_LOCKED`).
+    Busy,
+    /// The store cannot take a write: `SQLITE_FULL`, `SQLITE_READONLY`, `SQLITE_IOERR`
+    /// (with their extended codes), `SQLITE_CANTOPEN`; PostgreSQL's disk full (53100)
+    /// and read-only transaction (25006, a standby).
+    Storage,
+    /// Anything else: this statement is wrong (a bug), answered 500.
+    Other,
+}
+
+/// Sorts a database error into a [`Fault`].
+fn classify(err: &DbErr) -> Fault {
     use sea_orm::RuntimeErr;
     use sea_orm::sqlx::Error as Sqlx;
     match err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Fault::Unreachable,
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
             match e.as_ref() {
                 Sqlx::Io(_)
@@ -280,31 +441,61 @@ fn is_unavailable(err: &DbErr) -> bool {
                 | Sqlx::Protocol(_)
                 | Sqlx::PoolTimedOut
                 | Sqlx::PoolClosed
-                | Sqlx::WorkerCrashed => true,
-                Sqlx::Database(db) => db.code().is_some_and(|code| {
-                    code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
-                }),
-                _ => false,
+                | Sqlx::WorkerCrashed => Fault::Unreachable,
+                Sqlx::Database(db) => {
+                    if db.try_downcast_ref::<SqliteError>().is_some() {
+                        // The primary result code is the low byte of the extended one.
+                        let code = db
+                            .code()
+                            .and_then(|c| c.parse::<i32>().ok())
+                            .map_or(0, |c| c & 0xff);
+                        return match code {
+                            5 | 6 => Fault::Busy,
+                            8 | 10 | 13 | 14 => Fault::Storage,
+                            _ => Fault::Other,
+                        };
+                    }
+                    match db.code().as_deref() {
+                        Some("53100" | "25006") => Fault::Storage,
+                        Some(code)
+                            if code.starts_with("08")
+                                || matches!(code, "57P01" | "57P02" | "57P03") =>
+                        {
+                            Fault::Unreachable
+                        }
+                        _ => Fault::Other,
+                    }
+                }
+                _ => Fault::Other,
             }
         }
-        _ => false,
+        _ => Fault::Other,
     }
 }
 
-/// Wraps a database error, marking connection-level failures as [`Unavailable`].
-pub(crate) fn db_error(err: DbErr) -> anyhow::Error {
-    let unavailable = is_unavailable(&err);
-    if unavailable {
-        // The marker is the root cause so that it is found under any context added
-        // later; the database's own message stays in the chain for the logs.
-        anyhow::Error::new(Unavailable {
-            retry_after_secs: DATABASE_RETRY_AFTER_SECS,
-            what: "database",
-        })
-        .context(format!("database unreachable: {err}"))
-    } else {
-        anyhow::Error::new(err)
-    }
+/// Wraps `err`, putting [`Unavailable`] at the root of the chain for a temporary fault.
+fn wrap(fault: Fault, err: DbErr) -> anyhow::Error {
+    let (retry_after_secs, what, context) = match fault {
+        Fault::Unreachable => (
+            DATABASE_RETRY_AFTER_SECS,
+            "database",
+            "database unreachable",
+        ),
+        Fault::Busy => (DATABASE_RETRY_AFTER_SECS, "database", "database busy"),
+        Fault::Storage => (
+            STORAGE_RETRY_AFTER_SECS,
+            "database storage",
+            "database cannot be written",
+        ),
+        Fault::Other => return anyhow::Error::new(err),
+    };
+    // The marker is the root cause so that it is found under any context added later;
+    // the database's own message stays in the chain for the logs.
+    anyhow::Error::new(Unavailable {
+        retry_after_secs,
+        what,
+    })
+    .context(format!("{context}: {err}"))
 }
 
 #[cfg(test)]
@@ -345,5 +536,78 @@ mod tests {
                 .iter()
                 .all(|(_, applied)| *applied)
         );
+    }
+
+    /// Issue 14's root cause, below HTTP: after a `COMMIT` fails on a full disk, a later
+    /// commit that reports success must be in the file. On sea-orm 2.0.4 / sqlx 0.9
+    /// without the release check, the connection stays inside a transaction SQLite
+    /// never commits, and every later "commit" is a savepoint release within it.
+    #[tokio::test]
+    async fn a_commit_reported_after_a_failed_commit_on_a_full_disk_is_in_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+            .arg(dir.path())
+            .output();
+        if !mounted.as_ref().is_ok_and(|out| out.status.success()) {
+            eprintln!("skipped: cannot mount a small tmpfs ({mounted:?})");
+            return;
+        }
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let pool = PoolSettings {
+            max_connections: Some(1),
+            connect_timeout_secs: 5,
+        };
+        let db = connect_with(&url, pool).await.expect("opens");
+        let conn = db.connection();
+        conn.execute_unprepared("CREATE TABLE t (v BLOB)")
+            .await
+            .expect("table");
+        let (mut reported, mut failed) = (0_i64, 0);
+        for _ in 0..40 {
+            let Ok(txn) = conn.begin().await else {
+                failed += 1;
+                continue;
+            };
+            let written = txn
+                .execute_unprepared("INSERT INTO t VALUES (randomblob(16000))")
+                .await;
+            match written {
+                Ok(_) => match txn.commit().await {
+                    Ok(()) => reported += 1,
+                    Err(err) => {
+                        assert!(Unavailable::find_in(&db.error(err)).is_some());
+                        failed += 1;
+                    }
+                },
+                Err(_) => failed += 1,
+            }
+            if failed >= 3 {
+                // Space comes back after a few failures (the second one is what left
+                // the connection inside a transaction that never ends).
+                let _ = std::process::Command::new("mount")
+                    .args(["-o", "remount,size=64m"])
+                    .arg(dir.path())
+                    .status();
+            }
+        }
+        let reader = connect(&format!("{url}?mode=ro")).await.expect("reader");
+        let stored: i64 = reader
+            .connection()
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT count(*) FROM t",
+            ))
+            .await
+            .expect("count")
+            .expect("row")
+            .try_get_by_index(0)
+            .expect("int");
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(dir.path())
+            .status();
+        assert!(failed > 0, "the disk filled up");
+        assert_eq!(stored, reported, "every reported commit is in the file");
     }
 }

@@ -16,7 +16,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, SqlErr, Statement, TransactionTrait,
 };
 
-use super::connection::{Database, db_error};
+use super::connection::Database;
 use super::entities::{auth_events, sessions, users};
 
 /// [`UserRepository`] over sea-orm.
@@ -259,7 +259,7 @@ impl UserRepository for SeaOrmUserRepository {
             .filter(users::Column::EmailKey.eq(key.as_str()))
             .one(self.db.connection())
             .await
-            .map_err(db_error)?
+            .map_err(|e| self.db.error(e))?
             .map(user_from_row)
             .transpose()
     }
@@ -268,7 +268,7 @@ impl UserRepository for SeaOrmUserRepository {
         users::Entity::find_by_id(id.as_uuid())
             .one(self.db.connection())
             .await
-            .map_err(db_error)?
+            .map_err(|e| self.db.error(e))?
             .map(user_from_row)
             .transpose()
     }
@@ -279,25 +279,37 @@ impl UserRepository for SeaOrmUserRepository {
         session: &Session,
         event: &AuthEvent,
     ) -> Result<(), CreateUserError> {
-        let txn = self.db.connection().begin().await.map_err(db_error)?;
+        let txn = self
+            .db
+            .connection()
+            .begin()
+            .await
+            .map_err(|e| self.db.error(e))?;
         let inserted = users::Entity::insert(user_row(user))
             .exec_without_returning(&txn)
             .await;
         if let Err(err) = inserted {
             let taken = matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)));
-            txn.rollback().await.map_err(db_error)?;
+            // The insert's own error is the answer: after a failed statement SQLite may
+            // have rolled back already, and a failing ROLLBACK says nothing new (the
+            // pool closes a connection left in doubt).
+            if let Err(rollback) = txn.rollback().await {
+                tracing::warn!(error = %rollback, "rollback after a failed insert failed");
+            }
             return Err(if taken {
                 CreateUserError::EmailTaken
             } else {
-                CreateUserError::Unexpected(db_error(err))
+                CreateUserError::Unexpected(self.db.error(err))
             });
         }
         sessions::Entity::insert(session_row(session))
             .exec_without_returning(&txn)
             .await
-            .map_err(db_error)?;
-        insert_event(&txn, event).await.map_err(db_error)?;
-        txn.commit().await.map_err(db_error)?;
+            .map_err(|e| self.db.error(e))?;
+        insert_event(&txn, event)
+            .await
+            .map_err(|e| self.db.error(e))?;
+        txn.commit().await.map_err(|e| self.db.error(e))?;
         trace_event(event);
         Ok(())
     }
@@ -311,7 +323,12 @@ impl UserRepository for SeaOrmUserRepository {
         at: DateTime<Utc>,
         event: &AuthEvent,
     ) -> anyhow::Result<bool> {
-        let txn = self.db.connection().begin().await.map_err(db_error)?;
+        let txn = self
+            .db
+            .connection()
+            .begin()
+            .await
+            .map_err(|e| self.db.error(e))?;
         // Compare-and-swap on the hash the caller just verified: a concurrent change that
         // committed first makes this one update nothing.
         let swapped = users::Entity::update_many()
@@ -320,19 +337,23 @@ impl UserRepository for SeaOrmUserRepository {
             .filter(users::Column::PasswordHash.eq(expected.as_str()))
             .exec(&txn)
             .await
-            .map_err(db_error)?
+            .map_err(|e| self.db.error(e))?
             .rows_affected
             == 1;
         if !swapped {
-            txn.rollback().await.map_err(db_error)?;
+            txn.rollback().await.map_err(|e| self.db.error(e))?;
             return Ok(false);
         }
         revoke_live_sessions(&txn, user_id, Some(keep), at)
             .await
-            .map_err(db_error)?;
-        insert_event(&txn, event).await.map_err(db_error)?;
-        announce_change(&txn, user_id).await.map_err(db_error)?;
-        txn.commit().await.map_err(db_error)?;
+            .map_err(|e| self.db.error(e))?;
+        insert_event(&txn, event)
+            .await
+            .map_err(|e| self.db.error(e))?;
+        announce_change(&txn, user_id)
+            .await
+            .map_err(|e| self.db.error(e))?;
+        txn.commit().await.map_err(|e| self.db.error(e))?;
         trace_event(event);
         Ok(true)
     }
@@ -343,19 +364,28 @@ impl UserRepository for SeaOrmUserRepository {
         at: DateTime<Utc>,
         event: &AuthEvent,
     ) -> anyhow::Result<()> {
-        let txn = self.db.connection().begin().await.map_err(db_error)?;
+        let txn = self
+            .db
+            .connection()
+            .begin()
+            .await
+            .map_err(|e| self.db.error(e))?;
         users::Entity::update_many()
             .col_expr(users::Column::IsActive, Expr::value(false))
             .filter(users::Column::Id.eq(user_id.as_uuid()))
             .exec(&txn)
             .await
-            .map_err(db_error)?;
+            .map_err(|e| self.db.error(e))?;
         revoke_live_sessions(&txn, user_id, None, at)
             .await
-            .map_err(db_error)?;
-        insert_event(&txn, event).await.map_err(db_error)?;
-        announce_change(&txn, user_id).await.map_err(db_error)?;
-        txn.commit().await.map_err(db_error)?;
+            .map_err(|e| self.db.error(e))?;
+        insert_event(&txn, event)
+            .await
+            .map_err(|e| self.db.error(e))?;
+        announce_change(&txn, user_id)
+            .await
+            .map_err(|e| self.db.error(e))?;
+        txn.commit().await.map_err(|e| self.db.error(e))?;
         trace_event(event);
         Ok(())
     }
@@ -364,23 +394,30 @@ impl UserRepository for SeaOrmUserRepository {
 #[async_trait]
 impl SessionRepository for SeaOrmSessionRepository {
     async fn start(&self, login: &NewLogin) -> anyhow::Result<()> {
-        let txn = self.db.connection().begin().await.map_err(db_error)?;
+        let txn = self
+            .db
+            .connection()
+            .begin()
+            .await
+            .map_err(|e| self.db.error(e))?;
         sessions::Entity::insert(session_row(&login.session))
             .exec_without_returning(&txn)
             .await
-            .map_err(db_error)?;
+            .map_err(|e| self.db.error(e))?;
         let mut update = users::Entity::update_many()
             .col_expr(users::Column::LastLogin, Expr::value(login.last_login))
             .filter(users::Column::Id.eq(login.session.user_id.as_uuid()));
         if let Some(hash) = &login.rehashed {
             update = update.col_expr(users::Column::PasswordHash, Expr::value(hash.as_str()));
         }
-        update.exec(&txn).await.map_err(db_error)?;
-        insert_event(&txn, &login.event).await.map_err(db_error)?;
+        update.exec(&txn).await.map_err(|e| self.db.error(e))?;
+        insert_event(&txn, &login.event)
+            .await
+            .map_err(|e| self.db.error(e))?;
         announce_change(&txn, login.session.user_id)
             .await
-            .map_err(db_error)?;
-        txn.commit().await.map_err(db_error)?;
+            .map_err(|e| self.db.error(e))?;
+        txn.commit().await.map_err(|e| self.db.error(e))?;
         trace_event(&login.event);
         Ok(())
     }
@@ -389,7 +426,7 @@ impl SessionRepository for SeaOrmSessionRepository {
         Ok(sessions::Entity::find_by_id(id.as_uuid())
             .one(self.db.connection())
             .await
-            .map_err(db_error)?
+            .map_err(|e| self.db.error(e))?
             .map(session_from_row))
     }
 
@@ -400,7 +437,12 @@ impl SessionRepository for SeaOrmSessionRepository {
         at: DateTime<Utc>,
         event: &AuthEvent,
     ) -> anyhow::Result<bool> {
-        let txn = self.db.connection().begin().await.map_err(db_error)?;
+        let txn = self
+            .db
+            .connection()
+            .begin()
+            .await
+            .map_err(|e| self.db.error(e))?;
         // The `revoked_at IS NULL` guard makes concurrent revocations race safely: exactly
         // one of them updates the row and records the event.
         let result = sessions::Entity::update_many()
@@ -411,13 +453,17 @@ impl SessionRepository for SeaOrmSessionRepository {
             .filter(sessions::Column::ExpiresAt.gt(at))
             .exec(&txn)
             .await
-            .map_err(db_error)?;
+            .map_err(|e| self.db.error(e))?;
         let revoked = result.rows_affected > 0;
         if revoked {
-            insert_event(&txn, event).await.map_err(db_error)?;
-            announce_change(&txn, user_id).await.map_err(db_error)?;
+            insert_event(&txn, event)
+                .await
+                .map_err(|e| self.db.error(e))?;
+            announce_change(&txn, user_id)
+                .await
+                .map_err(|e| self.db.error(e))?;
         }
-        txn.commit().await.map_err(db_error)?;
+        txn.commit().await.map_err(|e| self.db.error(e))?;
         if revoked {
             trace_event(event);
         }
@@ -433,7 +479,7 @@ impl SessionRepository for SeaOrmSessionRepository {
             .order_by_desc(sessions::Column::Id)
             .all(self.db.connection())
             .await
-            .map_err(db_error)?
+            .map_err(|e| self.db.error(e))?
             .into_iter()
             .map(session_from_row)
             .collect())
@@ -448,7 +494,7 @@ impl SessionRepository for SeaOrmSessionRepository {
             )
             .exec(self.db.connection())
             .await
-            .map_err(db_error)?
+            .map_err(|e| self.db.error(e))?
             .rows_affected)
     }
 
@@ -458,17 +504,26 @@ impl SessionRepository for SeaOrmSessionRepository {
         at: DateTime<Utc>,
         event: &AuthEvent,
     ) -> anyhow::Result<u32> {
-        let txn = self.db.connection().begin().await.map_err(db_error)?;
+        let txn = self
+            .db
+            .connection()
+            .begin()
+            .await
+            .map_err(|e| self.db.error(e))?;
         let revoked = revoke_live_sessions(&txn, user_id, None, at)
             .await
-            .map_err(db_error)?;
+            .map_err(|e| self.db.error(e))?;
         let count = u32::try_from(revoked).unwrap_or(u32::MAX);
         let event = event.clone().with_count(count);
         if count > 0 {
-            insert_event(&txn, &event).await.map_err(db_error)?;
-            announce_change(&txn, user_id).await.map_err(db_error)?;
+            insert_event(&txn, &event)
+                .await
+                .map_err(|e| self.db.error(e))?;
+            announce_change(&txn, user_id)
+                .await
+                .map_err(|e| self.db.error(e))?;
         }
-        txn.commit().await.map_err(db_error)?;
+        txn.commit().await.map_err(|e| self.db.error(e))?;
         if count > 0 {
             trace_event(&event);
         }
@@ -482,14 +537,14 @@ impl AuthEventLog for SeaOrmAuthEventLog {
         if is_merged(event.event_type)
             && merge_event(self.db.connection(), event)
                 .await
-                .map_err(db_error)?
+                .map_err(|e| self.db.error(e))?
         {
             // Already logged once for this window: the log lines stay bounded too.
             return Ok(());
         }
         insert_event(self.db.connection(), event)
             .await
-            .map_err(db_error)?;
+            .map_err(|e| self.db.error(e))?;
         trace_event(event);
         Ok(())
     }
@@ -499,7 +554,7 @@ impl AuthEventLog for SeaOrmAuthEventLog {
             .filter(auth_events::Column::CreatedAt.lt(cutoff))
             .exec(self.db.connection())
             .await
-            .map_err(db_error)?
+            .map_err(|e| self.db.error(e))?
             .rows_affected)
     }
 
@@ -530,7 +585,7 @@ impl AuthEventLog for SeaOrmAuthEventLog {
             .limit(u64::from(limit))
             .all(self.db.connection())
             .await
-            .map_err(db_error)?
+            .map_err(|e| self.db.error(e))?
             .into_iter()
             .map(event_from_row)
             .collect()
