@@ -171,7 +171,7 @@ pub async fn spawn_two_instances_on_postgres(
 
 /// Builds the app over `database_url` with the test defaults and `vars`, and serves it
 /// on a loopback port.
-async fn start_app(
+pub async fn start_app(
     database_url: String,
     dir: TempDir,
     postgres: Option<PostgresDatabase>,
