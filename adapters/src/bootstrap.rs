@@ -269,7 +269,11 @@ fn liveness_cache(
         !shared,
     ));
     if shared {
-        spawn_postgres_listener(settings.database_url.clone(), Arc::clone(&in_process));
+        spawn_postgres_listener(
+            settings.database_url.clone(),
+            database.clone(),
+            Arc::clone(&in_process),
+        );
     }
     in_process
 }

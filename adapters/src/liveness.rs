@@ -11,8 +11,12 @@
 //!   [`spawn_postgres_listener`], which forgets the user. While that listener is not
 //!   subscribed the cache answers nothing and stores nothing, and it starts empty every
 //!   time it is subscribed again (notifications may have been missed in between);
-//! - every entry also dies after a time to live (`SESSION_CACHE_TTL_SECONDS`, 1 s by
-//!   default), the backstop for a listener connection that died without an error.
+//! - a listener connection can also die without an error (a NAT that forgot it): the
+//!   listener proves its connection with a notification it sends itself, several times
+//!   a second, and the cache answers only while the last proof is recent
+//!   ([`InProcessLivenessCache::prove_until`]); unproven, requests read the database;
+//! - every entry also dies after a time to live (`SESSION_CACHE_TTL_SECONDS`, at most
+//!   the contract's one second).
 //!
 //! A read that raced with an invalidation cannot put a revoked session back: every
 //! invalidation bumps an epoch, and a put whose stamp predates it is dropped. Only
@@ -51,6 +55,11 @@ pub struct InProcessLivenessCache {
     /// Whether invalidations are known to reach this cache (on PostgreSQL: the listener
     /// is subscribed).
     answering: AtomicBool,
+    /// Until when (nanoseconds after `origin`) the invalidation channel is proven to
+    /// deliver; `u64::MAX` when no proof is needed (a single instance).
+    proven_until: AtomicU64,
+    /// The instant `proven_until` counts from.
+    origin: Instant,
     /// Serialises puts against invalidations so that the epoch check and the insert are
     /// one step. Lookups never take it.
     writes: Mutex<()>,
@@ -65,6 +74,8 @@ impl InProcessLivenessCache {
             ttl,
             epoch: AtomicU64::new(0),
             answering: AtomicBool::new(answering),
+            proven_until: AtomicU64::new(u64::MAX),
+            origin: Instant::now(),
             writes: Mutex::new(()),
         }
     }
@@ -78,9 +89,31 @@ impl InProcessLivenessCache {
         });
     }
 
-    /// Whether lookups may hit.
+    /// From now on the cache answers only while a proof that invalidations reach it is
+    /// current ([`Self::prove_until`]); until the first one, it answers nothing.
+    pub fn await_proof(&self) {
+        self.proven_until.store(0, Ordering::SeqCst);
+    }
+
+    /// Invalidations are known to reach the cache until `deadline`: everything committed
+    /// before the proof was sent has been delivered (see `postgres::watch_health`).
+    pub fn prove_until(&self, deadline: Instant) {
+        let nanos = deadline.saturating_duration_since(self.origin).as_nanos();
+        // `u64::MAX` means "no proof needed": a real deadline stays below it.
+        let nanos = u64::try_from(nanos)
+            .unwrap_or(u64::MAX - 1)
+            .min(u64::MAX - 1);
+        self.proven_until.store(nanos, Ordering::SeqCst);
+    }
+
+    /// Whether lookups may hit: answering, and the invalidation channel proven now.
     pub fn is_answering(&self) -> bool {
-        self.answering.load(Ordering::SeqCst)
+        if !self.answering.load(Ordering::SeqCst) {
+            return false;
+        }
+        let proven_until = self.proven_until.load(Ordering::SeqCst);
+        proven_until == u64::MAX
+            || u128::from(proven_until) > Instant::now().duration_since(self.origin).as_nanos()
     }
 
     /// Runs `change` under the write lock after bumping the epoch.

@@ -21,7 +21,7 @@ pub use limits::{
 };
 pub use liveness_cache::{CacheLookup, CacheStamp, LivenessCache, NoLivenessCache};
 pub use password_hasher::{HashAdmission, PasswordCheck, PasswordHasher};
-pub use session_repository::{NewLogin, SessionRepository};
+pub use session_repository::{NewLogin, SessionRepository, StartLoginError};
 pub use token_codec::{TokenCodec, TokenDecodeError};
 pub use user_repository::{CreateUserError, UserRepository};
 

@@ -22,6 +22,8 @@ pub struct TestApp {
     pub client: Client,
     /// The app's password hasher: `hasher.pool().stats()` counts the hashing jobs.
     pub hasher: Arc<Argon2PasswordHasher>,
+    /// The database it runs on.
+    pub database_url: String,
     /// Holds the database and secret file until the test ends.
     pub _dir: TempDir,
     /// The PostgreSQL database, dropped with the app.
@@ -169,7 +171,7 @@ pub async fn spawn_two_instances_on_postgres(
 
 /// Builds the app over `database_url` with the test defaults and `vars`, and serves it
 /// on a loopback port.
-async fn start_app(
+pub async fn start_app(
     database_url: String,
     dir: TempDir,
     postgres: Option<PostgresDatabase>,
@@ -209,6 +211,7 @@ async fn start_app(
         .and_then(|a| a.as_socket_addr().map(|s| s.port()))
         .expect("port");
     let hasher = Arc::clone(&app.hasher);
+    let database_url = settings.database_url.clone();
     tokio::spawn(Server::new_with_acceptor(acceptor).run(app.endpoint));
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -217,6 +220,7 @@ async fn start_app(
             .build()
             .expect("client"),
         hasher,
+        database_url,
         _dir: dir,
         _postgres: postgres,
     }
@@ -228,6 +232,21 @@ pub fn unique_email() -> String {
 }
 
 impl TestApp {
+    /// Another instance of the app on this one's database, with `vars` (for example
+    /// other Argon2 parameters: the instance that stored a hash and the one that
+    /// verifies it disagree, as after a restart with new settings). This app keeps the
+    /// database.
+    pub async fn another_instance(&self, vars: &[(&str, &str)]) -> TestApp {
+        start_app(
+            self.database_url.clone(),
+            tempfile::tempdir().expect("temp dir"),
+            None,
+            vars,
+            |_| {},
+        )
+        .await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

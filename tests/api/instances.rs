@@ -2,13 +2,18 @@
 //! the other's liveness cache within the contract's one second (`LISTEN/NOTIFY`), even
 //! though that cache would otherwise answer for an hour.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use sea_orm::ConnectionTrait as _;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, assert_error, spawn_two_instances_on_postgres, token};
+use crate::helpers::{
+    PASSWORD, TestApp, assert_error, postgres_base, postgres_database,
+    spawn_two_instances_on_postgres, start_app, token,
+};
 
 /// Entries live an hour: only an invalidation can make the other instance refuse. Set
 /// past the configuration, which refuses more than the contract's one second.
@@ -168,4 +173,125 @@ async fn deactivation_through_one_instance_is_refused_at_once_there_and_within_a
 
     assert_error(a.me(&token).await, StatusCode::UNAUTHORIZED, "AUTH_REVOKED").await;
     refused_within_a_second(&b, &token, deactivated).await;
+}
+
+/// A TCP proxy to PostgreSQL that can make every connection that ran `LISTEN` go
+/// silent: kept open, nothing forwarded either way any more — what a NAT or firewall
+/// that dropped the connection's mapping does. The other connections keep working.
+struct SilencingProxy {
+    port: u16,
+    silenced: Arc<AtomicBool>,
+}
+
+impl SilencingProxy {
+    async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let silenced = Arc::new(AtomicBool::new(false));
+        let all_silenced = Arc::clone(&silenced);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let silenced = Arc::clone(&all_silenced);
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let listens = Arc::new(AtomicBool::new(false));
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
+                    tokio::join!(
+                        pump(client_read, server_write, true, &listens, &silenced),
+                        pump(server_read, client_write, false, &listens, &silenced),
+                    );
+                });
+            }
+        });
+        Self { port, silenced }
+    }
+
+    fn silence_listeners(&self) {
+        self.silenced.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to`; marks the connection as a listener when the client sends
+/// `LISTEN`; once it is one and listeners are silenced, swallows everything and holds
+/// both sockets open (no FIN, no RST: nothing tells the client).
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    from_client: bool,
+    listens: &AtomicBool,
+    silenced: &AtomicBool,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buf = vec![0_u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if from_client && buf[..n].windows(6).any(|w| w == b"LISTEN") {
+            listens.store(true, Ordering::SeqCst);
+        }
+        if listens.load(Ordering::SeqCst) && silenced.load(Ordering::SeqCst) {
+            // `from` and `to` stay open while this waits forever.
+            std::future::pending::<()>().await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Issue 14, point 5: a listener whose connection dies without an error. Instance `b`
+/// reaches PostgreSQL through a proxy that silences its listening connection; its cache
+/// would answer for an hour. A logout through `a` must still be refused by `b` within
+/// the contract's second: `b` notices that its probes no longer come back and reads the
+/// database.
+#[tokio::test]
+async fn a_listener_that_dies_silently_stops_the_cache_within_a_second() {
+    let Some(database) = postgres_database().await else {
+        return;
+    };
+    let url = database.url.clone();
+    let a = start_app(
+        url.clone(),
+        tempfile::tempdir().expect("temp dir"),
+        Some(database),
+        &[],
+        long_ttl,
+    )
+    .await;
+    let base = reqwest::Url::parse(&postgres_base()).expect("GATEHOUSE_TEST_POSTGRES is a URL");
+    let upstream = format!(
+        "{}:{}",
+        base.host_str().expect("a host"),
+        base.port().unwrap_or(5432)
+    );
+    let proxy = SilencingProxy::start(upstream).await;
+    let mut through_proxy = reqwest::Url::parse(&url).expect("database URL");
+    through_proxy.set_host(Some("127.0.0.1")).expect("host");
+    through_proxy.set_port(Some(proxy.port)).expect("port");
+    // In clear text, so that the proxy can tell the listening connection from the others.
+    through_proxy.set_query(Some("sslmode=disable"));
+    let b = start_app(
+        through_proxy.to_string(),
+        tempfile::tempdir().expect("temp dir"),
+        None,
+        &[],
+        long_ttl,
+    )
+    .await;
+    let (_, user_id, token) = sign_up(&a).await;
+    warm_cache_of(&b, &a, &token, &user_id).await;
+
+    proxy.silence_listeners();
+    assert_eq!(a.log_out(&token).await.status(), StatusCode::OK);
+    let logged_out = Instant::now();
+
+    refused_within_a_second(&b, &token, logged_out).await;
 }

@@ -20,6 +20,8 @@ mod auth;
 mod email_forms;
 #[path = "framework.rs"]
 mod framework;
+#[path = "races.rs"]
+mod races;
 #[path = "sdk.rs"]
 mod sdk;
 #[path = "tokens.rs"]

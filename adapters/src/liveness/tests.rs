@@ -134,6 +134,39 @@ fn a_cache_that_is_not_answering_misses_and_stores_nothing_until_switched_on_emp
 }
 
 #[test]
+fn a_cache_awaiting_proof_answers_only_while_the_last_proof_is_current() {
+    let cache = cache();
+    let principal = principal_of(&user());
+    cache.await_proof();
+    warm(&cache, &principal);
+    assert!(
+        !hits(&cache, &principal),
+        "unproven: nothing stored or answered"
+    );
+
+    cache.prove_until(Instant::now() + Duration::from_secs(60));
+    warm(&cache, &principal);
+    assert!(hits(&cache, &principal), "proven");
+
+    // The proof lapses (the listener's connection went silent): the entry is still
+    // there, but not answered — requests read the database.
+    cache.prove_until(Instant::now());
+    assert!(!hits(&cache, &principal), "proof lapsed");
+    assert!(!cache.is_answering());
+
+    cache.prove_until(Instant::now() + Duration::from_secs(60));
+    assert!(hits(&cache, &principal), "proven again");
+}
+
+#[test]
+fn a_cache_that_never_awaited_proof_needs_none() {
+    let cache = cache();
+    let principal = principal_of(&user());
+    warm(&cache, &principal);
+    assert!(hits(&cache, &principal));
+}
+
+#[test]
 fn a_user_keeps_at_most_a_bounded_number_of_sessions_newest_kept() {
     let cache = cache();
     let jane = user();

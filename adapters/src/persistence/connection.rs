@@ -13,7 +13,8 @@ use sea_orm::sqlx::pool::PoolConnectionMetadata;
 use sea_orm::sqlx::sqlite::{SqliteConnection, SqliteError, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::sqlx::{Connection as _, Executor as _, PgConnection};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TransactionTrait,
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    Statement, TransactionTrait,
 };
 
 use crate::redact::{redact_url, scrub};
@@ -265,6 +266,15 @@ impl Database {
 
     /// Applies pending migrations.
     ///
+    /// On PostgreSQL the checks and the migrations run in ONE transaction that first
+    /// takes the migration lock (see [`lock_migrations`]): instances started together
+    /// on a fresh database migrate one after the other — the second finds nothing
+    /// pending — instead of creating the same tables at once, which made one of them
+    /// crash (a duplicate `pg_type` row). PostgreSQL's DDL is transactional, so a
+    /// failed migration also leaves the schema as it was. SQLite is single-instance and
+    /// keeps sea-orm's own transaction per migration (a migration may need to run
+    /// outside one there).
+    ///
     /// # Errors
     /// A failed migration, or a database whose schema is newer than this binary knows.
     pub async fn migrate_up(&self) -> anyhow::Result<()> {
@@ -273,20 +283,23 @@ impl Database {
         // two, because the pool gets a connection back only after the query that used
         // it has returned, and the next query found none idle — on PostgreSQL a second
         // TCP and TLS handshake before the service could listen.
-        let checks = self
+        let txn = self
             .conn
             .begin()
             .await
             .context("reading applied migrations")?;
-        refuse_newer_schema(&checks).await?;
-        let pending = Migrator::get_pending_migrations(&checks)
+        let locked = lock_migrations(&txn).await?;
+        refuse_newer_schema(&txn).await?;
+        let pending = Migrator::get_pending_migrations(&txn)
             .await
             .context("reading pending migrations")?;
-        checks
-            .commit()
-            .await
-            .context("reading applied migrations")?;
-        if pending.is_empty() {
+        if !pending.is_empty() && locked {
+            Migrator::up(&txn, None)
+                .await
+                .context("applying migrations")?;
+        }
+        txn.commit().await.context("applying migrations")?;
+        if pending.is_empty() || locked {
             return Ok(());
         }
         Migrator::up(&self.conn, None)
@@ -294,11 +307,29 @@ impl Database {
             .context("applying migrations")
     }
 
-    /// Rolls back the last migration.
+    /// Rolls back the last migration — on PostgreSQL in one transaction holding the
+    /// migration lock, like [`Database::migrate_up`].
     ///
     /// # Errors
     /// A failed rollback.
     pub async fn migrate_down(&self) -> anyhow::Result<()> {
+        let txn = self
+            .conn
+            .begin()
+            .await
+            .context("rolling back the last migration")?;
+        if lock_migrations(&txn).await? {
+            Migrator::down(&txn, Some(1))
+                .await
+                .context("rolling back the last migration")?;
+            return txn
+                .commit()
+                .await
+                .context("rolling back the last migration");
+        }
+        txn.commit()
+            .await
+            .context("rolling back the last migration")?;
         Migrator::down(&self.conn, Some(1))
             .await
             .context("rolling back the last migration")
@@ -385,6 +416,28 @@ impl Database {
         }
         wrap(fault, err)
     }
+}
+
+/// The key of the PostgreSQL advisory lock that serialises migrations ("gatehous" in
+/// ASCII): the same for every instance and every version of gatehouse.
+const MIGRATION_LOCK_KEY: i64 = 0x6761_7465_686f_7573;
+
+/// On PostgreSQL, waits for the migration lock and holds it until `txn` ends (commit,
+/// rollback, or a connection lost — the server releases it then too); returns whether it
+/// did. Transaction-scoped, so that it is held by the very connection that migrates and
+/// cannot outlive it. Elsewhere there is no lock to take (`false`).
+async fn lock_migrations(txn: &DatabaseTransaction) -> anyhow::Result<bool> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(false);
+    }
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [MIGRATION_LOCK_KEY.into()],
+    ))
+    .await
+    .context("taking the migration lock")?;
+    Ok(true)
 }
 
 /// Refuses a database that holds migrations this binary does not know: it was

@@ -2,7 +2,8 @@
 
 use anyhow::Context as _;
 use application::ports::{
-    AuthEventLog, CreateUserError, EventCursor, NewLogin, SessionRepository, UserRepository,
+    AuthEventLog, CreateUserError, EventCursor, NewLogin, SessionRepository, StartLoginError,
+    UserRepository,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -393,28 +394,55 @@ impl UserRepository for SeaOrmUserRepository {
 
 #[async_trait]
 impl SessionRepository for SeaOrmSessionRepository {
-    async fn start(&self, login: &NewLogin) -> anyhow::Result<()> {
+    async fn start(&self, login: &NewLogin) -> Result<(), StartLoginError> {
+        let user_id = login.session.user_id;
         let txn = self
             .db
             .connection()
             .begin()
             .await
             .map_err(|e| self.db.error(e))?;
+        // Compare-and-swap on the hash the login verified and on the account being active,
+        // first, so that it takes the row lock before anything else is written: a password
+        // change or a deactivation that committed since the verification (PostgreSQL
+        // re-checks the condition once a concurrent writer of the row commits; SQLite
+        // runs one writer at a time) makes it update nothing, and the login writes nothing.
+        let mut update = users::Entity::update_many()
+            .col_expr(users::Column::LastLogin, Expr::value(login.last_login))
+            .filter(users::Column::Id.eq(user_id.as_uuid()))
+            .filter(users::Column::PasswordHash.eq(login.verified.as_str()))
+            .filter(users::Column::IsActive.eq(true));
+        if let Some(hash) = &login.rehashed {
+            update = update.col_expr(users::Column::PasswordHash, Expr::value(hash.as_str()));
+        }
+        let swapped = update
+            .exec(&txn)
+            .await
+            .map_err(|e| self.db.error(e))?
+            .rows_affected
+            == 1;
+        if !swapped {
+            // Why, read in the same transaction: the row as the guarded write saw it.
+            let inactive = users::Entity::find_by_id(user_id.as_uuid())
+                .one(&txn)
+                .await
+                .map_err(|e| self.db.error(e))?
+                .is_some_and(|row| !row.is_active);
+            txn.rollback().await.map_err(|e| self.db.error(e))?;
+            return Err(if inactive {
+                StartLoginError::AccountInactive
+            } else {
+                StartLoginError::CredentialChanged
+            });
+        }
         sessions::Entity::insert(session_row(&login.session))
             .exec_without_returning(&txn)
             .await
             .map_err(|e| self.db.error(e))?;
-        let mut update = users::Entity::update_many()
-            .col_expr(users::Column::LastLogin, Expr::value(login.last_login))
-            .filter(users::Column::Id.eq(login.session.user_id.as_uuid()));
-        if let Some(hash) = &login.rehashed {
-            update = update.col_expr(users::Column::PasswordHash, Expr::value(hash.as_str()));
-        }
-        update.exec(&txn).await.map_err(|e| self.db.error(e))?;
         insert_event(&txn, &login.event)
             .await
             .map_err(|e| self.db.error(e))?;
-        announce_change(&txn, login.session.user_id)
+        announce_change(&txn, user_id)
             .await
             .map_err(|e| self.db.error(e))?;
         txn.commit().await.map_err(|e| self.db.error(e))?;

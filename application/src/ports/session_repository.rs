@@ -9,6 +9,9 @@ use domain::{AuthEvent, PasswordHash, Session, SessionId, UserId};
 pub struct NewLogin {
     /// The new session.
     pub session: Session,
+    /// The stored hash the password was verified against: the writes apply only while
+    /// it is still the stored one.
+    pub verified: PasswordHash,
     /// The user's new `last_login`.
     pub last_login: DateTime<Utc>,
     /// A re-hash of the password with the current parameters, when the stored one was
@@ -18,16 +21,39 @@ pub struct NewLogin {
     pub event: AuthEvent,
 }
 
+/// Why a login's writes were not applied; nothing was written then.
+#[derive(Debug, thiserror::Error)]
+pub enum StartLoginError {
+    /// The stored hash is no longer [`NewLogin::verified`] (a password change, or another
+    /// login's re-hash, committed after the verification), or the user is gone.
+    #[error("the verified password is no longer current")]
+    CredentialChanged,
+    /// The account was deactivated after the verification.
+    #[error("account inactive")]
+    AccountInactive,
+    /// Storage failures.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
 /// Sessions by id.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SessionRepository: Send + Sync + 'static {
     /// Writes the session, the user's `last_login`, the optional re-hash and the event
-    /// in ONE transaction.
+    /// in ONE transaction — only if the user's stored hash is still `login.verified` and
+    /// the user is still active: a compare-and-swap, like
+    /// [`crate::ports::UserRepository::change_password`]'s, so that a login that verified
+    /// a password being changed (or an account being deactivated) cannot open a session
+    /// after the change revoked the others, nor write back a re-hash of the old password.
     ///
     /// # Errors
-    /// Storage failures; nothing is written then.
-    async fn start(&self, login: &NewLogin) -> anyhow::Result<()>;
+    /// MUST return [`StartLoginError::AccountInactive`] when the user is inactive, else
+    /// [`StartLoginError::CredentialChanged`] when the stored hash is not
+    /// `login.verified` or the user does not exist — deciding on the row as it is when
+    /// the guarded write runs (after any concurrent change committed), not on an earlier
+    /// read. Nothing is written then, nor on a storage failure.
+    async fn start(&self, login: &NewLogin) -> Result<(), StartLoginError>;
 
     /// The session with this id, live or not.
     ///

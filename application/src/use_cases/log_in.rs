@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{IssuedSession, new_session};
 use crate::Caller;
-use crate::ports::{NewLogin, PasswordCheck, ThrottleDecision};
+use crate::ports::{NewLogin, PasswordCheck, StartLoginError, ThrottleDecision};
 use crate::service::{AuthConfig, Ports};
 
 /// Input of [`log_in`].
@@ -29,7 +29,8 @@ pub enum LogInError {
     /// The email does not parse (format only; says nothing about registration).
     #[error("invalid email: {0}")]
     InvalidEmail(EmailAddressError),
-    /// Wrong password, unknown email or inactive account — deliberately one outcome.
+    /// Wrong password, unknown email or inactive account — deliberately one outcome; also
+    /// a password changed, or an account deactivated, while this login verified it.
     #[error("invalid credentials")]
     InvalidCredentials,
     /// Too many failures for this account (per email and IP bucket, or per email).
@@ -48,7 +49,10 @@ pub enum LogInError {
 /// Order (after the per-IP limit, see [`crate::use_cases::admit`]): email format →
 /// hashing saturation (503 at once) → per-account throttle (counts the attempt
 /// before the password is verified, so parallel guesses cannot overrun it) → lookup →
-/// verification → session.
+/// verification → session, stored only if the hash just verified is still the stored
+/// one and the account still active (see [`crate::ports::SessionRepository::start`]);
+/// else the login fails like a wrong password (`INVALID_CREDENTIALS`) or an inactive
+/// account (`ACCOUNT_INACTIVE`), and its attempt stays counted.
 ///
 /// # Security
 /// Unknown email, wrong password and inactive account give the same error and the same
@@ -148,8 +152,6 @@ pub async fn log_in(
         }
         PasswordCheck::Match { needs_rehash } => needs_rehash,
     };
-    ports.throttle.succeeded(key, ip).await?;
-
     // The rehash is an upgrade, not a condition of the login: if it cannot be done now
     // (hashing saturated), the next successful login tries again.
     let rehashed = if needs_rehash {
@@ -161,6 +163,7 @@ pub async fn log_in(
     let (session, token) = new_session(ports, config, user.id, &user.email, &request.caller, now)?;
     let login = NewLogin {
         session: session.clone(),
+        verified: user.password_hash.clone(),
         last_login: now,
         rehashed: rehashed.clone(),
         event: AuthEvent::success(
@@ -174,7 +177,21 @@ pub async fn log_in(
     let started = ports.sessions.start(&login).await;
     // The cached user's `last_login` (and maybe its hash) is now stale.
     ports.liveness.forget_user(user.id);
-    started?;
+    // The write is a compare-and-swap on the hash just verified and on the account being
+    // active: a password change or a deactivation that committed since the verification
+    // makes this login what it would have been a moment later — a failed one, counted
+    // (the attempt stays on the throttle) and logged like any other.
+    let stale = match started {
+        Ok(()) => None,
+        Err(StartLoginError::CredentialChanged) => Some(FailureReason::InvalidCredentials),
+        Err(StartLoginError::AccountInactive) => Some(FailureReason::AccountInactive),
+        Err(StartLoginError::Unexpected(err)) => return Err(uncount(ports, key, ip, err).await),
+    };
+    if let Some(reason) = stale {
+        fail(ports, Some(user.id), reason, &request.caller).await?;
+        return Err(LogInError::InvalidCredentials);
+    }
+    ports.throttle.succeeded(key, ip).await?;
 
     let mut user = user;
     user.last_login = Some(now);
@@ -436,6 +453,11 @@ mod tests {
         } = log_in_successfully(false).await;
 
         assert_eq!(login.last_login, now());
+        assert_eq!(
+            login.verified.as_str(),
+            STORED_HASH,
+            "the write is conditional on the hash the password was verified against"
+        );
         assert_eq!(issued.user.last_login, Some(now()));
         assert_eq!(issued.user.id, user.id);
         // `log_in_successfully` forbids `events.record`: this is the only event.
@@ -893,13 +915,20 @@ mod tests {
             },
             None,
         );
-        clears_throttle(&mut mocks);
+        // A failure of ours, not a failed login: the attempt is given back, and the
+        // throttle is not cleared either (no login happened).
+        mocks.throttle.expect_succeeded().never();
+        mocks
+            .throttle
+            .expect_release()
+            .times(1)
+            .returning(|_, _| Ok(()));
         signs_token(&mut mocks);
         mocks
             .sessions
             .expect_start()
             .times(1)
-            .returning(|_| Err(unavailable()));
+            .returning(|_| Err(StartLoginError::Unexpected(unavailable())));
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
@@ -931,5 +960,227 @@ mod tests {
             panic!("expected Unexpected, got {result:?}");
         };
         assert_carries_unavailable(&err);
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Races: a password change or a deactivation commits between the verification and
+    // the login's write. `Stored` is the account as the database holds it; the hasher
+    // mock lets the concurrent change commit while the login hashes (deterministically:
+    // inside `verify` or the re-hash), and the session repository mock is the port's
+    // compare-and-swap over it, as its contract states.
+    // -----------------------------------------------------------------------------------
+
+    /// The account as stored: its hash and whether it is active.
+    type Stored = Arc<std::sync::Mutex<(PasswordHash, bool)>>;
+
+    /// What commits while the login is hashing.
+    #[derive(Clone, Copy)]
+    enum Concurrent {
+        PasswordChange,
+        Deactivation,
+    }
+
+    const CHANGED_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$changed";
+
+    fn commit(stored: &Stored, concurrent: Concurrent) {
+        let mut row = stored.lock().expect("stored lock poisoned");
+        match concurrent {
+            Concurrent::PasswordChange => row.0 = PasswordHash::from_phc(CHANGED_HASH.into()),
+            Concurrent::Deactivation => row.1 = false,
+        }
+    }
+
+    /// `sessions.start` as the port's contract has it: applies only if the stored hash is
+    /// still the verified one and the account active; captures what it applied.
+    fn starts_if_current(mocks: &mut Mocks, stored: &Stored) -> Captured<NewLogin> {
+        let applied = captured();
+        let kept = Arc::clone(&applied);
+        let stored = Arc::clone(stored);
+        mocks
+            .sessions
+            .expect_start()
+            .times(1)
+            .returning(move |login| {
+                let mut row = stored.lock().expect("stored lock poisoned");
+                if !row.1 {
+                    return Err(StartLoginError::AccountInactive);
+                }
+                if row.0 != login.verified {
+                    return Err(StartLoginError::CredentialChanged);
+                }
+                if let Some(hash) = &login.rehashed {
+                    row.0 = hash.clone();
+                }
+                kept.lock()
+                    .expect("capture lock poisoned")
+                    .push(login.clone());
+                Ok(())
+            });
+        applied
+    }
+
+    /// A login with the right password during which `concurrent` commits: inside the
+    /// verification, or — when the stored hash needs a re-hash — inside the re-hash.
+    async fn log_in_while(concurrent: Option<Concurrent>, needs_rehash: bool) -> Race {
+        let user = stored_user();
+        let stored: Stored = Arc::new(std::sync::Mutex::new((user.password_hash.clone(), true)));
+        let mut mocks = Mocks::default();
+        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        finds(&mut mocks, Some(user.clone()));
+        let during_verify = Arc::clone(&stored);
+        mocks
+            .hasher
+            .expect_verify()
+            .withf(|password, hash| password.expose() == PASSWORD && hash.as_str() == STORED_HASH)
+            .times(1)
+            .returning(move |_, _| {
+                if let (Some(concurrent), false) = (concurrent, needs_rehash) {
+                    commit(&during_verify, concurrent);
+                }
+                Ok(PasswordCheck::Match { needs_rehash })
+            });
+        let during_rehash = Arc::clone(&stored);
+        mocks
+            .hasher
+            .expect_hash()
+            .times(usize::from(needs_rehash))
+            .returning(move |_| {
+                if let Some(concurrent) = concurrent {
+                    commit(&during_rehash, concurrent);
+                }
+                Ok(PasswordHash::from_phc(NEW_HASH.into()))
+            });
+        signs_token(&mut mocks);
+        let applied = starts_if_current(&mut mocks, &stored);
+        if concurrent.is_some() {
+            // A failed login: its attempt stays counted, the throttle is not cleared.
+            mocks.throttle.expect_succeeded().never();
+            mocks.throttle.expect_release().never();
+        } else {
+            clears_throttle(&mut mocks);
+        }
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        Race {
+            result: log_in(&ports, &config(), request(EMAIL)).await,
+            user_id: user.id,
+            stored,
+            applied,
+            events,
+        }
+    }
+
+    struct Race {
+        result: Result<IssuedSession, LogInError>,
+        user_id: UserId,
+        stored: Stored,
+        applied: Captured<NewLogin>,
+        events: Captured<AuthEvent>,
+    }
+
+    #[tokio::test]
+    async fn login_whose_password_is_changed_between_verification_and_session_fails_like_a_wrong_password()
+     {
+        let Race {
+            result,
+            stored,
+            applied,
+            events,
+            user_id,
+        } = log_in_while(Some(Concurrent::PasswordChange), false).await;
+
+        assert!(
+            matches!(result, Err(LogInError::InvalidCredentials)),
+            "{result:?}"
+        );
+        assert!(taken(&applied).is_empty(), "no session was stored");
+        assert_eq!(
+            stored.lock().expect("stored lock poisoned").0.as_str(),
+            CHANGED_HASH,
+            "the change stands"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::LoginFailed,
+            Some(user_id),
+            Some(FailureReason::InvalidCredentials),
+        );
+    }
+
+    #[tokio::test]
+    async fn login_that_rehashes_while_the_password_is_changed_does_not_undo_the_change() {
+        let Race {
+            result,
+            stored,
+            applied,
+            events,
+            user_id,
+        } = log_in_while(Some(Concurrent::PasswordChange), true).await;
+
+        assert!(
+            matches!(result, Err(LogInError::InvalidCredentials)),
+            "{result:?}"
+        );
+        assert!(
+            taken(&applied).is_empty(),
+            "neither session nor re-hash stored"
+        );
+        assert_eq!(
+            stored.lock().expect("stored lock poisoned").0.as_str(),
+            CHANGED_HASH,
+            "the re-hash of the old password did not overwrite the new one"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::LoginFailed,
+            Some(user_id),
+            Some(FailureReason::InvalidCredentials),
+        );
+    }
+
+    #[tokio::test]
+    async fn login_whose_account_is_deactivated_between_verification_and_session_fails_as_inactive()
+    {
+        let Race {
+            result,
+            applied,
+            events,
+            user_id,
+            ..
+        } = log_in_while(Some(Concurrent::Deactivation), false).await;
+
+        assert!(
+            matches!(result, Err(LogInError::InvalidCredentials)),
+            "{result:?}"
+        );
+        assert!(taken(&applied).is_empty(), "no session was stored");
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::LoginFailed,
+            Some(user_id),
+            Some(FailureReason::AccountInactive),
+        );
+    }
+
+    #[tokio::test]
+    async fn login_without_a_concurrent_change_stores_its_session_and_rehash() {
+        let Race {
+            result,
+            stored,
+            applied,
+            events,
+            ..
+        } = log_in_while(None, true).await;
+
+        let issued = result.expect("login succeeds");
+        let applied = only(taken(&applied));
+        assert_eq!(applied.session, issued.session);
+        assert_eq!(applied.verified.as_str(), STORED_HASH);
+        assert_eq!(
+            stored.lock().expect("stored lock poisoned").0.as_str(),
+            NEW_HASH
+        );
+        assert!(taken(&events).is_empty(), "{:?}", taken(&events));
     }
 }

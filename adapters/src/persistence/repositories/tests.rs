@@ -131,9 +131,12 @@ async fn sign_up(db: &Database, email: &str) -> (User, Session, AuthEvent) {
     (user, session, event)
 }
 
-fn new_login(user_id: UserId, when: DateTime<Utc>, rehashed: Option<PasswordHash>) -> NewLogin {
+/// A login of `user` that verified its stored hash.
+fn new_login(user: &User, when: DateTime<Utc>, rehashed: Option<PasswordHash>) -> NewLogin {
+    let user_id = user.id;
     NewLogin {
         session: new_session(user_id, when),
+        verified: user.password_hash.clone(),
         last_login: when,
         rehashed,
         event: success_event(AuthEventType::Login, Some(user_id), when),
@@ -963,7 +966,7 @@ async fn deactivate_marks_the_user_inactive_revokes_every_live_session_and_recor
 async fn start_writes_the_session_the_last_login_and_the_login_event() {
     let db = memory_db().await;
     let (user, _, signup) = sign_up(&db, "ivan@example.com").await;
-    let login = new_login(user.id, at(3_600), None);
+    let login = new_login(&user, at(3_600), None);
 
     let sessions = SeaOrmSessionRepository::new(db.clone());
     sessions.start(&login).await.expect("login is stored");
@@ -999,7 +1002,7 @@ async fn start_with_a_rehash_replaces_the_stored_password_hash() {
     let (user, _, _) = sign_up(&db, "judy@example.com").await;
     let rehashed =
         PasswordHash::from_phc("$argon2id$v=19$m=19456,t=3,p=1$bmV3c2FsdA$bmV3aGFzaA".into());
-    let login = new_login(user.id, at(60), Some(rehashed.clone()));
+    let login = new_login(&user, at(60), Some(rehashed.clone()));
 
     SeaOrmSessionRepository::new(db.clone())
         .start(&login)
@@ -1020,7 +1023,7 @@ async fn start_with_a_rehash_replaces_the_stored_password_hash() {
 async fn start_without_a_rehash_leaves_the_stored_password_hash() {
     let db = memory_db().await;
     let (user, _, _) = sign_up(&db, "mallory@example.com").await;
-    let login = new_login(user.id, at(60), None);
+    let login = new_login(&user, at(60), None);
 
     SeaOrmSessionRepository::new(db.clone())
         .start(&login)
@@ -1041,7 +1044,7 @@ async fn start_only_touches_the_logged_in_users_row() {
     let rehashed = PasswordHash::from_phc("$argon2id$v=19$m=1,t=1,p=1$eA$eA".into());
 
     SeaOrmSessionRepository::new(db.clone())
-        .start(&new_login(alice.id, at(60), Some(rehashed)))
+        .start(&new_login(&alice, at(60), Some(rehashed)))
         .await
         .expect("login is stored");
 
@@ -1057,7 +1060,7 @@ async fn start_writes_nothing_when_the_event_cannot_be_stored() {
     let db = memory_db().await;
     let (user, _, signup) = sign_up(&db, "niaj@example.com").await;
     let mut login = new_login(
-        user.id,
+        &user,
         at(60),
         Some(PasswordHash::from_phc(
             "$argon2id$v=19$m=1,t=1,p=1$eQ$eQ".into(),
@@ -1088,23 +1091,119 @@ async fn start_writes_nothing_when_the_event_cannot_be_stored() {
     assert_eq!(count(&db, "auth_events").await, 1);
 }
 
+/// What a refused `start` must leave: the user as it was, no new session, no new event.
+async fn assert_login_wrote_nothing(db: &Database, login: &NewLogin, user: &User, events: i64) {
+    assert_eq!(
+        SeaOrmSessionRepository::new(db.clone())
+            .find_by_id(login.session.id)
+            .await
+            .expect("lookup works"),
+        None
+    );
+    assert_eq!(
+        SeaOrmUserRepository::new(db.clone())
+            .find_by_id(user.id)
+            .await
+            .expect("lookup works")
+            .as_ref(),
+        Some(user),
+        "neither last_login nor the hash changed"
+    );
+    assert_eq!(count(db, "auth_events").await, events);
+}
+
+#[tokio::test]
+async fn start_after_a_password_change_writes_nothing_and_says_the_credential_changed() {
+    let db = memory_db().await;
+    let (user, signup_session, _) = sign_up(&db, "olivia@example.com").await;
+    // The login verified the old hash (and would re-hash it); then the change committed.
+    let login = new_login(
+        &user,
+        at(120),
+        Some(PasswordHash::from_phc(
+            "$argon2id$v=19$m=19456,t=2,p=1$b2xk$b2xk".into(),
+        )),
+    );
+    let changed = PasswordHash::from_phc("$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3".into());
+    let users = SeaOrmUserRepository::new(db.clone());
+    assert!(
+        users
+            .change_password(
+                user.id,
+                &user.password_hash,
+                &changed,
+                signup_session.id,
+                at(60),
+                &success_event(AuthEventType::PasswordChanged, Some(user.id), at(60)),
+            )
+            .await
+            .expect("change stored")
+    );
+
+    let result = SeaOrmSessionRepository::new(db.clone()).start(&login).await;
+
+    assert!(
+        matches!(result, Err(StartLoginError::CredentialChanged)),
+        "{result:?}"
+    );
+    let after_change = User {
+        password_hash: changed,
+        ..user
+    };
+    assert_login_wrote_nothing(&db, &login, &after_change, 2).await;
+}
+
+#[tokio::test]
+async fn start_after_a_deactivation_writes_nothing_and_says_the_account_is_inactive() {
+    let db = memory_db().await;
+    let (user, _, _) = sign_up(&db, "peggy@example.com").await;
+    let login = new_login(&user, at(120), None);
+    SeaOrmUserRepository::new(db.clone())
+        .deactivate(
+            user.id,
+            at(60),
+            &success_event(AuthEventType::AccountDeactivated, Some(user.id), at(60)),
+        )
+        .await
+        .expect("deactivation stored");
+
+    let result = SeaOrmSessionRepository::new(db.clone()).start(&login).await;
+
+    assert!(
+        matches!(result, Err(StartLoginError::AccountInactive)),
+        "{result:?}"
+    );
+    let deactivated = User {
+        is_active: false,
+        ..user
+    };
+    assert_login_wrote_nothing(&db, &login, &deactivated, 2).await;
+}
+
 #[tokio::test]
 async fn a_session_for_an_unknown_user_is_refused_by_the_foreign_key() {
     let db = memory_db().await;
     let stranger = UserId::from_uuid(Uuid::now_v7());
+
+    // `start` refuses it before any insert (no user row to swap on); the schema refuses
+    // it too.
     let login = NewLogin {
         session: new_session(stranger, at(0)),
+        verified: PasswordHash::from_phc("$argon2id$v=19$m=1,t=1,p=1$eA$eA".into()),
         last_login: at(0),
         rehashed: None,
-        // No user id on the event, so that only the session's key can fail.
         event: success_event(AuthEventType::Login, None, at(0)),
     };
-
     let result = SeaOrmSessionRepository::new(db.clone()).start(&login).await;
-    let err = result.expect_err("a session needs an existing user");
-    let db_err = err
-        .downcast_ref::<DbErr>()
-        .unwrap_or_else(|| panic!("a database error: {err:#}"));
+    assert!(
+        matches!(result, Err(StartLoginError::CredentialChanged)),
+        "{result:?}"
+    );
+
+    let result = sessions::Entity::insert(session_row(&login.session))
+        .exec_without_returning(db.connection())
+        .await;
+    let db_err = result.expect_err("a session needs an existing user");
     assert!(
         matches!(
             db_err.sql_err(),
@@ -1978,7 +2077,7 @@ async fn data_on_a_file_database_survives_reconnecting() {
         let db = connect(&url).await.expect("file database is created");
         db.migrate_up().await.expect("migrations apply");
         let (user, session, signup) = sign_up(&db, "xavier@example.com").await;
-        let login = new_login(user.id, at(600), None);
+        let login = new_login(&user, at(600), None);
         SeaOrmSessionRepository::new(db.clone())
             .start(&login)
             .await
