@@ -577,6 +577,18 @@ async fn every_request_is_logged_once_with_its_request_id_and_no_token() {
         .await
         .expect("me");
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let nowhere = client
+        .get(format!("{}/api/users", app.base))
+        .send()
+        .await
+        .expect("a path that names no resource");
+    assert_eq!(nowhere.status(), StatusCode::NOT_FOUND);
+    let nowhere_id = nowhere
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("X-Request-ID")
+        .to_owned();
     let request_id = refused
         .headers()
         .get("x-request-id")
@@ -601,6 +613,14 @@ async fn every_request_is_logged_once_with_its_request_id_and_no_token() {
     assert_eq!(line["route"], "/api/auth/me", "{line}");
     assert_eq!(line["status"], 401, "{line}");
     assert!(line["latency_ms"].as_f64().is_some(), "{line}");
+    let nowhere_line = lines
+        .iter()
+        .find(|l| l["target"] == "access" && l["span"]["request_id"] == nowhere_id.as_str())
+        .expect("an access line for the 404");
+    assert_eq!(
+        nowhere_line["route"], "(outside the API)",
+        "a path that names no resource is not logged as /api/{{user_id}}: {nowhere_line}"
+    );
     assert!(
         lines
             .iter()

@@ -91,7 +91,8 @@ impl<E: Endpoint> Endpoint for Envelope<E> {
                 .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         let started = Instant::now();
         let method = req.method().clone();
-        let route = index.route_template(req.uri().path());
+        // The URI shares its buffer: cloning it copies no path.
+        let uri = req.uri().clone();
         // Every line logged while serving the request carries its id.
         let span = tracing::info_span!("request", request_id = %id);
         let mut resp = match (&origin, is_preflight) {
@@ -111,6 +112,10 @@ impl<E: Endpoint> Endpoint for Envelope<E> {
                 .await
             }
         };
+        // A path that names no resource is logged as outside the API, like its 404 says.
+        let route = index.route_template(uri.path()).filter(|_| {
+            resp.status() != StatusCode::NOT_FOUND || index.names_a_resource(uri.path())
+        });
         span.in_scope(|| access_log(&method, route, resp.status(), started));
         if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
             let headers = resp.headers_mut();

@@ -91,6 +91,8 @@ struct Registry {
     epoch: Instant,
     next_id: AtomicU64,
     open: Mutex<HashMap<u64, Tracked>>,
+    /// Connections chosen for eviction that have not closed yet (still in `open`).
+    evicting: AtomicUsize,
 }
 
 impl Registry {
@@ -114,16 +116,28 @@ impl Registry {
         match oldest {
             Some(connection) => {
                 connection.evict.cancel();
+                self.evicting.fetch_add(1, Ordering::AcqRel);
                 true
             }
             None => false,
         }
     }
 
+    /// Open connections not already being closed: checked on every accept, so counted,
+    /// not scanned.
     fn open_slots(&self) -> usize {
-        self.open.lock().map_or(0, |open| {
-            open.values().filter(|c| !c.evict.is_cancelled()).count()
-        })
+        self.len()
+            .saturating_sub(self.evicting.load(Ordering::Acquire))
+    }
+
+    /// Forgets a closed connection.
+    fn remove(&self, id: u64) {
+        if let Ok(mut open) = self.open.lock()
+            && let Some(closed) = open.remove(&id)
+            && closed.evict.is_cancelled()
+        {
+            self.evicting.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -144,6 +158,7 @@ pub async fn serve(
         epoch: Instant::now(),
         next_id: AtomicU64::new(0),
         open: Mutex::new(HashMap::new()),
+        evicting: AtomicUsize::new(0),
     });
     let local = listener.local_addr()?;
     let stop = CancellationToken::new();
@@ -291,9 +306,7 @@ fn spawn_connection(
                 let _ = connection.await;
             }
         }
-        if let Ok(mut open) = registry.open.lock() {
-            open.remove(&id);
-        }
+        registry.remove(id);
         all_closed.notify_waiters();
     });
 }

@@ -64,79 +64,59 @@ fn path_key(path: &str, item: &Value) -> (usize, usize, String) {
 /// A document to serialize in the order described above.
 pub(super) struct Ordered<'a>(pub &'a Value);
 
-/// A value below the root: objects with sorted keys, except `paths`.
-struct Node<'a> {
-    value: &'a Value,
-    paths: bool,
-}
-
 impl Serialize for Ordered<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         Node {
             value: self.0,
-            paths: false,
+            at: Place::Root,
         }
-        .serialize_root(serializer)
+        .serialize(serializer)
     }
 }
 
-impl Node<'_> {
-    fn serialize_root<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.value {
-            Value::Object(map) => {
-                let mut out = serializer.serialize_map(Some(map.len()))?;
-                for (key, value) in map {
-                    out.serialize_entry(
-                        key,
-                        &Node {
-                            value,
-                            paths: key == "paths",
-                        },
-                    )?;
-                }
-                out.end()
-            }
-            other => other.serialize(serializer),
-        }
-    }
+/// Where a value stands: the root, the root's `paths`, or anywhere else.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Root,
+    Paths,
+    Inside,
+}
+
+struct Node<'a> {
+    value: &'a Value,
+    at: Place,
 }
 
 impl Serialize for Node<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self.value {
-            Value::Object(map) if self.paths => {
+            Value::Object(map) => {
                 let mut items: Vec<(&String, &Value)> = map.iter().collect();
-                items.sort_by_cached_key(|(path, item)| path_key(path, item));
+                if self.at == Place::Paths {
+                    items.sort_by_cached_key(|(path, item)| path_key(path, item));
+                }
                 let mut out = serializer.serialize_map(Some(items.len()))?;
                 for (key, value) in items {
-                    out.serialize_entry(key, &Node::plain(value))?;
-                }
-                out.end()
-            }
-            Value::Object(map) => {
-                let mut out = serializer.serialize_map(Some(map.len()))?;
-                for (key, value) in map {
-                    out.serialize_entry(key, &Node::plain(value))?;
+                    let at = if self.at == Place::Root && key == "paths" {
+                        Place::Paths
+                    } else {
+                        Place::Inside
+                    };
+                    out.serialize_entry(key, &Node { value, at })?;
                 }
                 out.end()
             }
             Value::Array(items) => {
                 let mut out = serializer.serialize_seq(Some(items.len()))?;
                 for value in items {
-                    out.serialize_element(&Node::plain(value))?;
+                    out.serialize_element(&Node {
+                        value,
+                        at: Place::Inside,
+                    })?;
                 }
                 out.end()
             }
             other => other.serialize(serializer),
-        }
-    }
-}
-
-impl<'a> Node<'a> {
-    fn plain(value: &'a Value) -> Self {
-        Node {
-            value,
-            paths: false,
         }
     }
 }
