@@ -13,8 +13,8 @@ use domain::{
 };
 use sea_orm::sea_query::{Condition, Expr, ExprTrait as _};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqlErr, Statement, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, Statement, TransactionTrait,
 };
 
 use super::connection::Database;
@@ -223,6 +223,24 @@ async fn merge_event<C: ConnectionTrait>(conn: &C, event: &AuthEvent) -> Result<
 /// Every stored auth event is also a `tracing` event under the target `security`, after
 /// its transaction committed (a rolled-back event is not reported). Only ids, types and
 /// reasons are logged: never an email, password or token.
+/// The tail of a change that ends a user's sessions (a password change keeps `keep`, a
+/// deactivation keeps none): revoke them, record `event`, tell the other instances, commit
+/// `txn`, then trace the event.
+async fn revoke_and_commit(
+    txn: DatabaseTransaction,
+    user_id: UserId,
+    keep: Option<SessionId>,
+    at: DateTime<Utc>,
+    event: &AuthEvent,
+) -> Result<(), DbErr> {
+    revoke_live_sessions(&txn, user_id, keep, at).await?;
+    insert_event(&txn, event).await?;
+    announce_change(&txn, user_id).await?;
+    txn.commit().await?;
+    trace_event(event);
+    Ok(())
+}
+
 fn trace_event(event: &AuthEvent) {
     let user_id = event.user_id.map(|u| u.to_string());
     let reason = event.failure_reason.map(|r| r.as_str());
@@ -345,17 +363,9 @@ impl UserRepository for SeaOrmUserRepository {
             txn.rollback().await.map_err(|e| self.db.error(e))?;
             return Ok(false);
         }
-        revoke_live_sessions(&txn, user_id, Some(keep), at)
+        revoke_and_commit(txn, user_id, Some(keep), at, event)
             .await
             .map_err(|e| self.db.error(e))?;
-        insert_event(&txn, event)
-            .await
-            .map_err(|e| self.db.error(e))?;
-        announce_change(&txn, user_id)
-            .await
-            .map_err(|e| self.db.error(e))?;
-        txn.commit().await.map_err(|e| self.db.error(e))?;
-        trace_event(event);
         Ok(true)
     }
 
@@ -377,18 +387,9 @@ impl UserRepository for SeaOrmUserRepository {
             .exec(&txn)
             .await
             .map_err(|e| self.db.error(e))?;
-        revoke_live_sessions(&txn, user_id, None, at)
+        revoke_and_commit(txn, user_id, None, at, event)
             .await
-            .map_err(|e| self.db.error(e))?;
-        insert_event(&txn, event)
-            .await
-            .map_err(|e| self.db.error(e))?;
-        announce_change(&txn, user_id)
-            .await
-            .map_err(|e| self.db.error(e))?;
-        txn.commit().await.map_err(|e| self.db.error(e))?;
-        trace_event(event);
-        Ok(())
+            .map_err(|e| self.db.error(e))
     }
 }
 
