@@ -11,7 +11,7 @@
 
 use domain::{SessionId, UserId};
 
-use crate::Principal;
+use crate::principal::Principal;
 
 /// Taken on a miss, before the database is read, and handed back to
 /// [`LivenessCache::put`]: a put whose stamp predates an invalidation is dropped, so a

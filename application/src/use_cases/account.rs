@@ -12,11 +12,13 @@ pub mod list_sessions;
 pub mod revoke_sessions;
 
 use domain::{AuthEvent, AuthEventType, EventId, FailureReason, UserId};
-use uuid::Uuid;
 
-use crate::ports::ThrottleDecision;
-use crate::service::Ports;
-use crate::{Caller, Principal};
+use crate::caller::Caller;
+use crate::ports::{
+    AuthEventLog, Clock, IdGenerator, LoginThrottle, PasswordCheck, PasswordHasher,
+    ThrottleDecision,
+};
+use crate::principal::Principal;
 
 /// The path names another user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -48,27 +50,29 @@ pub fn get_profile(principal: &Principal, user_id: UserId) -> Result<domain::Use
 /// stolen token cannot be used to guess the password. Returns the seconds to wait when
 /// throttled (after recording `login_throttled` in the owner's log).
 pub(crate) async fn throttle_password_check(
-    ports: &Ports,
+    throttle: &dyn LoginThrottle,
+    events: &dyn AuthEventLog,
+    clock: &dyn Clock,
+    ids: &dyn IdGenerator,
     principal: &Principal,
     caller: &Caller,
 ) -> anyhow::Result<Option<u64>> {
-    let now = ports.clock.now();
-    match ports
-        .throttle
+    let now = clock.now();
+    match throttle
         .attempt(principal.user.email.key(), caller.ip, now)
         .await?
     {
         ThrottleDecision::Allowed => Ok(None),
         ThrottleDecision::Throttled { retry_after_secs } => {
             let event = AuthEvent::failure(
-                EventId::from_uuid(Uuid::now_v7()),
+                EventId::from_uuid(ids.new_id()),
                 AuthEventType::LoginThrottled,
                 Some(principal.user.id),
                 FailureReason::RateLimitExceeded,
                 &caller.client_info(),
                 now,
             );
-            ports.events.record(&event).await?;
+            events.record(&event).await?;
             Ok(Some(retry_after_secs))
         }
     }
@@ -78,21 +82,20 @@ pub(crate) async fn throttle_password_check(
 /// when the verification itself fails (hashing saturated), the attempt is given back —
 /// it was not a wrong password.
 pub(crate) async fn verify_counted(
-    ports: &Ports,
+    hasher: &dyn PasswordHasher,
+    throttle: &dyn LoginThrottle,
     principal: &Principal,
     caller: &Caller,
     password: domain::PlaintextPassword,
-) -> anyhow::Result<crate::ports::PasswordCheck> {
-    match ports
-        .hasher
+) -> anyhow::Result<PasswordCheck> {
+    match hasher
         .verify(password, principal.user.password_hash.clone())
         .await
     {
         Ok(check) => Ok(check),
         Err(err) => {
             // Best effort: the error to report is the verification's.
-            let _ = ports
-                .throttle
+            let _ = throttle
                 .release(principal.user.email.key(), caller.ip)
                 .await;
             Err(err)
@@ -102,21 +105,23 @@ pub(crate) async fn verify_counted(
 
 /// Records a failed event of the caller's own.
 pub(crate) async fn record_failure(
-    ports: &Ports,
+    events: &dyn AuthEventLog,
+    clock: &dyn Clock,
+    ids: &dyn IdGenerator,
     principal: &Principal,
     caller: &Caller,
     event_type: AuthEventType,
     reason: FailureReason,
 ) -> anyhow::Result<()> {
     let event = AuthEvent::failure(
-        EventId::from_uuid(Uuid::now_v7()),
+        EventId::from_uuid(ids.new_id()),
         event_type,
         Some(principal.user.id),
         reason,
         &caller.client_info(),
-        ports.clock.now(),
+        clock.now(),
     );
-    ports.events.record(&event).await
+    events.record(&event).await
 }
 
 #[cfg(test)]
@@ -181,7 +186,15 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = throttle_password_check(&ports, &principal(), &caller()).await;
+        let result = throttle_password_check(
+            &*ports.throttle,
+            &*ports.events,
+            &*ports.clock,
+            &*ports.ids,
+            &principal(),
+            &caller(),
+        )
+        .await;
 
         assert_eq!(result.expect("the throttle answers"), None);
     }
@@ -200,7 +213,15 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = throttle_password_check(&ports, &principal, &caller()).await;
+        let result = throttle_password_check(
+            &*ports.throttle,
+            &*ports.events,
+            &*ports.clock,
+            &*ports.ids,
+            &principal,
+            &caller(),
+        )
+        .await;
 
         assert_eq!(result.expect("the throttle answers"), Some(600));
         assert_event(
@@ -223,7 +244,15 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = throttle_password_check(&ports, &principal(), &caller()).await;
+        let result = throttle_password_check(
+            &*ports.throttle,
+            &*ports.events,
+            &*ports.clock,
+            &*ports.ids,
+            &principal(),
+            &caller(),
+        )
+        .await;
 
         assert_carries_unavailable(&result.expect_err("the store failed"));
     }
@@ -245,7 +274,15 @@ mod tests {
             .returning(|_| Err(unavailable()));
         let ports = mocks.into_ports();
 
-        let result = throttle_password_check(&ports, &principal(), &caller()).await;
+        let result = throttle_password_check(
+            &*ports.throttle,
+            &*ports.events,
+            &*ports.clock,
+            &*ports.ids,
+            &principal(),
+            &caller(),
+        )
+        .await;
 
         assert_carries_unavailable(&result.expect_err("the log failed"));
     }
@@ -258,7 +295,9 @@ mod tests {
         let ports = mocks.into_ports();
 
         record_failure(
-            &ports,
+            &*ports.events,
+            &*ports.clock,
+            &*ports.ids,
             &principal,
             &caller(),
             AuthEventType::AccountDeactivated,
@@ -284,7 +323,9 @@ mod tests {
 
         for _ in 0..2 {
             record_failure(
-                &ports,
+                &*ports.events,
+                &*ports.clock,
+                &*ports.ids,
                 &principal,
                 &caller(),
                 AuthEventType::PasswordChanged,
@@ -310,7 +351,9 @@ mod tests {
         let ports = mocks.into_ports();
 
         let result = record_failure(
-            &ports,
+            &*ports.events,
+            &*ports.clock,
+            &*ports.ids,
             &principal(),
             &caller(),
             AuthEventType::PasswordChanged,

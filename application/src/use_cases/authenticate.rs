@@ -1,15 +1,34 @@
 //! Use case: authenticate — turn a bearer token into the principal behind it.
 
-use domain::{
-    AuthEvent, AuthEventType, Claims, ClaimsRejection, EventId, FailureReason, Session, User,
-    UserId,
-};
+use domain::{AuthEvent, AuthEventType, Claims, ClaimsRejection, EventId, FailureReason, UserId};
 use secrecy::{ExposeSecret, SecretString};
-use uuid::Uuid;
 
-use crate::Caller;
-use crate::ports::{CacheLookup, TokenDecodeError};
-use crate::service::{AuthConfig, Ports};
+use crate::caller::Caller;
+use crate::config::AuthConfig;
+use crate::ports::{
+    AuthEventLog, CacheLookup, Clock, IdGenerator, LivenessCache, SessionRepository, TokenCodec,
+    TokenDecodeError, UserRepository,
+};
+use crate::principal::Principal;
+
+/// The ports [`authenticate`] uses.
+#[derive(Clone, Copy)]
+pub struct AuthenticatePorts<'a> {
+    /// The token's user.
+    pub users: &'a dyn UserRepository,
+    /// The token's session.
+    pub sessions: &'a dyn SessionRepository,
+    /// Where refused tokens are recorded.
+    pub events: &'a dyn AuthEventLog,
+    /// Verifies the token.
+    pub tokens: &'a dyn TokenCodec,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// The refusal event's id.
+    pub ids: &'a dyn IdGenerator,
+    /// Recently accepted principals.
+    pub liveness: &'a dyn LivenessCache,
+}
 
 /// The largest `Authorization` header accepted, in bytes; longer ones are refused
 /// without being parsed.
@@ -38,15 +57,6 @@ pub enum AuthorizationHeader {
     Repeated,
 }
 
-/// The authenticated caller: a live session of an active user.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Principal {
-    /// The user, as stored now.
-    pub user: User,
-    /// The session the token belongs to.
-    pub session: Session,
-}
-
 /// Why a token was refused; each maps to one contract code.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthenticateError {
@@ -66,7 +76,7 @@ pub enum AuthenticateError {
     /// The session is unknown, revoked or expired, or the user is inactive.
     #[error("revoked token")]
     Revoked,
-    /// Anything else (may carry [`crate::Unavailable`]).
+    /// Anything else (may carry [`crate::errors::Unavailable`]).
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -97,7 +107,7 @@ impl AuthenticateError {
 /// # Errors
 /// See [`AuthenticateError`].
 pub async fn authenticate(
-    ports: &Ports,
+    ports: &AuthenticatePorts<'_>,
     config: &AuthConfig,
     request: AuthenticateRequest,
 ) -> Result<Principal, AuthenticateError> {
@@ -114,7 +124,7 @@ pub async fn authenticate(
                     None => None,
                 };
                 let event = AuthEvent::failure(
-                    EventId::from_uuid(Uuid::now_v7()),
+                    EventId::from_uuid(ports.ids.new_id()),
                     AuthEventType::TokenRejected,
                     owner,
                     reason,
@@ -130,7 +140,7 @@ pub async fn authenticate(
 
 /// The checks proper; also returns the token's subject once its signature verified.
 async fn check(
-    ports: &Ports,
+    ports: &AuthenticatePorts<'_>,
     config: &AuthConfig,
     header: &str,
 ) -> (Result<Principal, AuthenticateError>, Option<UserId>) {
@@ -203,6 +213,9 @@ fn bearer_token(header: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+    use domain::{Session, User};
+    use uuid::Uuid;
+
     use chrono::{DateTime, TimeDelta, Utc};
     use domain::SessionId;
 
@@ -314,7 +327,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = authenticate(&ports, &config(), bearer()).await;
+        let result = authenticate(&ports.for_authenticate(), &config(), bearer()).await;
         (result, taken(&events))
     }
 
@@ -331,7 +344,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = authenticate(&ports, &config(), bearer()).await;
+        let result = authenticate(&ports.for_authenticate(), &config(), bearer()).await;
         (result, taken(&events))
     }
 
@@ -372,7 +385,7 @@ mod tests {
             mocks.events.expect_record().never();
             let ports = mocks.into_ports();
 
-            let result = authenticate(&ports, &config(), request(&header)).await;
+            let result = authenticate(&ports.for_authenticate(), &config(), request(&header)).await;
 
             assert!(result.is_ok(), "{header:?}: {result:?}");
         }
@@ -410,7 +423,7 @@ mod tests {
             mocks.events.expect_record().never();
             let ports = mocks.into_ports();
 
-            let result = authenticate(&ports, &config(), request(header)).await;
+            let result = authenticate(&ports.for_authenticate(), &config(), request(header)).await;
 
             assert!(
                 matches!(result, Err(AuthenticateError::Missing)),
@@ -433,7 +446,7 @@ mod tests {
             let events = capture_events(&mut mocks.events);
             let ports = mocks.into_ports();
 
-            let result = authenticate(&ports, &config(), request(&header)).await;
+            let result = authenticate(&ports.for_authenticate(), &config(), request(&header)).await;
 
             assert!(
                 matches!(result, Err(AuthenticateError::Invalid)),
@@ -460,7 +473,7 @@ mod tests {
             caller: caller(),
         };
 
-        let result = authenticate(&ports, &config(), request).await;
+        let result = authenticate(&ports.for_authenticate(), &config(), request).await;
 
         assert!(
             matches!(result, Err(AuthenticateError::Invalid)),
@@ -488,7 +501,12 @@ mod tests {
         capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = authenticate(&ports, &config(), request(&format!("Bearer {token}"))).await;
+        let result = authenticate(
+            &ports.for_authenticate(),
+            &config(),
+            request(&format!("Bearer {token}")),
+        )
+        .await;
 
         assert!(
             matches!(result, Err(AuthenticateError::Invalid)),
@@ -506,7 +524,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = authenticate(&ports, &config(), bearer()).await;
+        let result = authenticate(&ports.for_authenticate(), &config(), bearer()).await;
 
         assert!(
             matches!(result, Err(AuthenticateError::Invalid)),
@@ -640,7 +658,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = authenticate(&ports, &config(), bearer()).await;
+        let result = authenticate(&ports.for_authenticate(), &config(), bearer()).await;
 
         assert!(
             matches!(result, Err(AuthenticateError::Expired)),
@@ -670,7 +688,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = authenticate(&ports, &config(), bearer()).await;
+        let result = authenticate(&ports.for_authenticate(), &config(), bearer()).await;
 
         assert!(
             matches!(result, Err(AuthenticateError::InvalidClaims)),
@@ -696,7 +714,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = authenticate(&ports, &config(), bearer()).await;
+        let result = authenticate(&ports.for_authenticate(), &config(), bearer()).await;
 
         assert!(
             matches!(result, Err(AuthenticateError::InvalidClaims)),
@@ -798,7 +816,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = authenticate(&ports, &config(), bearer()).await;
+        let result = authenticate(&ports.for_authenticate(), &config(), bearer()).await;
 
         assert_revoked(&result, taken(&events), Some(fixture.user.id));
     }
@@ -842,7 +860,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = authenticate(&ports, &config(), bearer()).await;
+        let result = authenticate(&ports.for_authenticate(), &config(), bearer()).await;
 
         let Err(AuthenticateError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -869,7 +887,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = authenticate(&ports, &config(), bearer()).await;
+        let result = authenticate(&ports.for_authenticate(), &config(), bearer()).await;
 
         let Err(AuthenticateError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -890,7 +908,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = authenticate(&ports, &config(), bearer()).await;
+        let result = authenticate(&ports.for_authenticate(), &config(), bearer()).await;
 
         let Err(AuthenticateError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -931,7 +949,7 @@ mod tests {
         mocks.liveness = Some(cache);
         let ports = mocks.into_ports();
 
-        let principal = authenticate(&ports, &config(), bearer())
+        let principal = authenticate(&ports.for_authenticate(), &config(), bearer())
             .await
             .expect("token accepted");
 
@@ -963,7 +981,7 @@ mod tests {
         mocks.liveness = Some(cache);
         let ports = mocks.into_ports();
 
-        let result = authenticate(&ports, &config(), bearer()).await;
+        let result = authenticate(&ports.for_authenticate(), &config(), bearer()).await;
 
         assert!(result.is_ok(), "{result:?}");
     }
@@ -990,7 +1008,7 @@ mod tests {
         mocks.liveness = Some(cache);
         let ports = mocks.into_ports();
 
-        let result = authenticate(&ports, &config(), bearer()).await;
+        let result = authenticate(&ports.for_authenticate(), &config(), bearer()).await;
 
         assert_revoked(&result, taken(&events), Some(fixture.user.id));
     }
@@ -1012,7 +1030,7 @@ mod tests {
         mocks.liveness = Some(cache);
         let ports = mocks.into_ports();
 
-        let principal = authenticate(&ports, &config(), bearer())
+        let principal = authenticate(&ports.for_authenticate(), &config(), bearer())
             .await
             .expect("token accepted from storage");
 
@@ -1036,7 +1054,7 @@ mod tests {
         mocks.liveness = Some(cache);
         let ports = mocks.into_ports();
 
-        let result = authenticate(&ports, &config(), bearer()).await;
+        let result = authenticate(&ports.for_authenticate(), &config(), bearer()).await;
 
         assert_revoked(&result, taken(&events), Some(fixture.user.id));
     }

@@ -5,12 +5,38 @@ use domain::{
     PlaintextPassword, UserId,
 };
 use secrecy::{ExposeSecret, SecretString};
-use uuid::Uuid;
 
 use super::{IssuedSession, new_session};
-use crate::Caller;
-use crate::ports::{NewLogin, PasswordCheck, StartLoginError, ThrottleDecision};
-use crate::service::{AuthConfig, Ports};
+use crate::caller::Caller;
+use crate::config::AuthConfig;
+use crate::ports::{
+    AuthEventLog, Clock, IdGenerator, LivenessCache, LoginThrottle, NewLogin, PasswordCheck,
+    PasswordHasher, SessionRepository, StartLoginError, ThrottleDecision, TokenCodec,
+    UserRepository,
+};
+
+/// The ports [`log_in`] uses.
+#[derive(Clone, Copy)]
+pub struct LogInPorts<'a> {
+    /// Where the account is looked up.
+    pub users: &'a dyn UserRepository,
+    /// Where the session is started.
+    pub sessions: &'a dyn SessionRepository,
+    /// Where failures are recorded.
+    pub events: &'a dyn AuthEventLog,
+    /// Verifies (and maybe re-hashes) the password.
+    pub hasher: &'a dyn PasswordHasher,
+    /// Signs the session's token.
+    pub tokens: &'a dyn TokenCodec,
+    /// The per-account throttle.
+    pub throttle: &'a dyn LoginThrottle,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// The session's, token's and events' ids.
+    pub ids: &'a dyn IdGenerator,
+    /// Forgets the user's stale cached record.
+    pub liveness: &'a dyn LivenessCache,
+}
 
 /// Input of [`log_in`].
 #[derive(Debug, Clone)]
@@ -39,7 +65,7 @@ pub enum LogInError {
         /// Seconds until an attempt may succeed.
         retry_after_secs: u64,
     },
-    /// Anything else (may carry [`crate::Unavailable`]).
+    /// Anything else (may carry [`crate::errors::Unavailable`]).
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -64,7 +90,7 @@ pub enum LogInError {
 /// # Errors
 /// See [`LogInError`].
 pub async fn log_in(
-    ports: &Ports,
+    ports: &LogInPorts<'_>,
     config: &AuthConfig,
     request: LogInRequest,
 ) -> Result<IssuedSession, LogInError> {
@@ -93,7 +119,7 @@ pub async fn log_in(
         // The owner sees in their log that someone is hammering the account.
         let owner = ports.users.find_by_email(key).await?.map(|u| u.id);
         let event = AuthEvent::failure(
-            EventId::from_uuid(Uuid::now_v7()),
+            EventId::from_uuid(ports.ids.new_id()),
             AuthEventType::LoginThrottled,
             owner,
             FailureReason::RateLimitExceeded,
@@ -160,14 +186,22 @@ pub async fn log_in(
         None
     };
     let now = ports.clock.now();
-    let (session, token) = new_session(ports, config, user.id, &user.email, &request.caller, now)?;
+    let (session, token) = new_session(
+        ports.tokens,
+        ports.ids,
+        config,
+        user.id,
+        &user.email,
+        &request.caller,
+        now,
+    )?;
     let login = NewLogin {
         session: session.clone(),
         verified: user.password_hash.clone(),
         last_login: now,
         rehashed: rehashed.clone(),
         event: AuthEvent::success(
-            EventId::from_uuid(Uuid::now_v7()),
+            EventId::from_uuid(ports.ids.new_id()),
             AuthEventType::Login,
             Some(user.id),
             &client,
@@ -209,7 +243,7 @@ pub async fn log_in(
 /// Gives back an attempt counted by the throttle, for an error that was not the
 /// caller's failure; the original error is what the caller gets.
 async fn uncount(
-    ports: &Ports,
+    ports: &LogInPorts<'_>,
     email: &domain::EmailKey,
     ip: Option<std::net::IpAddr>,
     err: anyhow::Error,
@@ -220,13 +254,13 @@ async fn uncount(
 }
 
 async fn fail(
-    ports: &Ports,
+    ports: &LogInPorts<'_>,
     user_id: Option<UserId>,
     reason: FailureReason,
     caller: &Caller,
 ) -> anyhow::Result<()> {
     let event = AuthEvent::failure(
-        EventId::from_uuid(Uuid::now_v7()),
+        EventId::from_uuid(ports.ids.new_id()),
         AuthEventType::LoginFailed,
         user_id,
         reason,
@@ -245,7 +279,7 @@ mod tests {
     use mockall::Sequence;
 
     use super::*;
-    use crate::Unavailable;
+    use crate::errors::Unavailable;
     use crate::use_cases::test_support::{
         CALLER_IP, CALLER_USER_AGENT, Captured, Mocks, assert_carries_unavailable, assert_event,
         caller, capture_events, captured, config, forgets, now, only, taken, unavailable, user,
@@ -399,7 +433,7 @@ mod tests {
         mocks.liveness = Some(forgets(user.id));
         let ports = mocks.into_ports();
 
-        let issued = log_in(&ports, &config(), request(EMAIL))
+        let issued = log_in(&ports.for_log_in(), &config(), request(EMAIL))
             .await
             .expect("login succeeds");
         LoggedIn {
@@ -505,7 +539,7 @@ mod tests {
         let logins = starts_session(&mut mocks);
         let ports = mocks.into_ports();
 
-        let issued = log_in(&ports, &config(), request(EMAIL))
+        let issued = log_in(&ports.for_log_in(), &config(), request(EMAIL))
             .await
             .expect("the login does not depend on the rehash");
         assert_eq!(only(taken(&logins)).rehashed, None);
@@ -522,7 +556,7 @@ mod tests {
         capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         assert!(
             matches!(result, Err(LogInError::InvalidCredentials)),
@@ -541,7 +575,12 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request("jane.doe@localhost")).await;
+        let result = log_in(
+            &ports.for_log_in(),
+            &config(),
+            request("jane.doe@localhost"),
+        )
+        .await;
 
         assert!(
             matches!(
@@ -569,7 +608,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         assert!(
             matches!(result, Err(LogInError::InvalidCredentials)),
@@ -595,7 +634,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         assert!(
             matches!(result, Err(LogInError::InvalidCredentials)),
@@ -628,7 +667,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         assert!(
             matches!(result, Err(LogInError::InvalidCredentials)),
@@ -653,7 +692,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         assert!(
             matches!(result, Err(LogInError::InvalidCredentials)),
@@ -685,7 +724,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         assert!(
             matches!(
@@ -720,7 +759,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         assert!(
             matches!(
@@ -760,7 +799,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         let Err(LogInError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -782,7 +821,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         let Err(LogInError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -811,7 +850,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         let Err(LogInError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -867,7 +906,7 @@ mod tests {
         });
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         assert!(
             matches!(result, Err(LogInError::InvalidCredentials)),
@@ -895,7 +934,7 @@ mod tests {
         no_session_is_started(&mut mocks);
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         let Err(LogInError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -932,7 +971,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         let Err(LogInError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -954,7 +993,7 @@ mod tests {
             .returning(|_| Err(unavailable()));
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         let Err(LogInError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -1063,7 +1102,7 @@ mod tests {
         let ports = mocks.into_ports();
 
         Race {
-            result: log_in(&ports, &config(), request(EMAIL)).await,
+            result: log_in(&ports.for_log_in(), &config(), request(EMAIL)).await,
             user_id: user.id,
             stored,
             applied,

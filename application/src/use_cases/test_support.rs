@@ -10,13 +10,25 @@ use domain::{
 };
 use uuid::Uuid;
 
+use crate::caller::Caller;
+use crate::config::AuthConfig;
+use crate::errors::Unavailable;
 use crate::ports::{
-    LivenessCache, MockAuthEventLog, MockClock, MockLivenessCache, MockLoginThrottle,
+    IdGenerator, LivenessCache, MockAuthEventLog, MockClock, MockLivenessCache, MockLoginThrottle,
     MockPasswordHasher, MockRateLimiter, MockSessionRepository, MockTokenCodec, MockUserRepository,
     NoLivenessCache,
 };
-use crate::service::{AuthConfig, Ports};
-use crate::{Caller, Principal, Unavailable};
+use crate::principal::Principal;
+use crate::service::Ports;
+
+/// Ids as production makes them (UUIDv7): fresh and distinct on every call.
+pub struct FreshIds;
+
+impl IdGenerator for FreshIds {
+    fn new_id(&self) -> Uuid {
+        Uuid::now_v7()
+    }
+}
 
 /// The instant every test runs at.
 pub fn now() -> DateTime<Utc> {
@@ -99,6 +111,7 @@ impl Mocks {
             rate_limiter: Arc::new(self.rate_limiter),
             throttle: Arc::new(self.throttle),
             clock: Arc::new(clock),
+            ids: Arc::new(FreshIds),
             liveness: match self.liveness {
                 Some(mock) => Arc::new(mock) as Arc<dyn LivenessCache>,
                 None => Arc::new(NoLivenessCache),

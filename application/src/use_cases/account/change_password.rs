@@ -5,12 +5,34 @@ use domain::{
     UserId,
 };
 use secrecy::{ExposeSecret, SecretString};
-use uuid::Uuid;
 
 use super::{Forbidden, ensure_own, record_failure, throttle_password_check, verify_counted};
-use crate::ports::PasswordCheck;
-use crate::service::{AuthConfig, Ports};
-use crate::{Caller, Principal};
+use crate::caller::Caller;
+use crate::config::AuthConfig;
+use crate::ports::{
+    AuthEventLog, Clock, IdGenerator, LivenessCache, LoginThrottle, PasswordCheck, PasswordHasher,
+    UserRepository,
+};
+use crate::principal::Principal;
+
+/// The ports [`change_password`] uses.
+#[derive(Clone, Copy)]
+pub struct ChangePasswordPorts<'a> {
+    /// Where the new hash is stored.
+    pub users: &'a dyn UserRepository,
+    /// Where failures are recorded.
+    pub events: &'a dyn AuthEventLog,
+    /// Verifies the password and hashes the new one.
+    pub hasher: &'a dyn PasswordHasher,
+    /// The per-account throttle on password checks.
+    pub throttle: &'a dyn LoginThrottle,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// The events' ids.
+    pub ids: &'a dyn IdGenerator,
+    /// Forgets the revoked sessions.
+    pub liveness: &'a dyn LivenessCache,
+}
 
 /// Input of [`change_password`].
 #[derive(Debug, Clone)]
@@ -43,7 +65,7 @@ pub enum ChangePasswordError {
         /// Seconds until an attempt may succeed.
         retry_after_secs: u64,
     },
-    /// Anything else (may carry [`crate::Unavailable`]).
+    /// Anything else (may carry [`crate::errors::Unavailable`]).
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -64,22 +86,33 @@ pub enum ChangePasswordError {
 /// # Errors
 /// See [`ChangePasswordError`].
 pub async fn change_password(
-    ports: &Ports,
+    ports: &ChangePasswordPorts<'_>,
     config: &AuthConfig,
     principal: &Principal,
     request: ChangePasswordRequest,
 ) -> Result<(), ChangePasswordError> {
     ensure_own(principal, request.user_id)?;
     let caller = &request.caller;
-    if let Some(retry_after_secs) = throttle_password_check(ports, principal, caller).await? {
+    if let Some(retry_after_secs) = throttle_password_check(
+        ports.throttle,
+        ports.events,
+        ports.clock,
+        ports.ids,
+        principal,
+        caller,
+    )
+    .await?
+    {
         return Err(ChangePasswordError::Throttled { retry_after_secs });
     }
     let user = &principal.user;
     let current = PlaintextPassword::new(request.current_password.expose_secret().to_owned());
-    let check = verify_counted(ports, principal, caller, current).await?;
+    let check = verify_counted(ports.hasher, ports.throttle, principal, caller, current).await?;
     if check == PasswordCheck::Mismatch {
         record_failure(
-            ports,
+            ports.events,
+            ports.clock,
+            ports.ids,
             principal,
             caller,
             AuthEventType::PasswordChanged,
@@ -96,7 +129,9 @@ pub async fn change_password(
     let new_password = PlaintextPassword::new(request.new_password.expose_secret().to_owned());
     if let Err(violation) = config.password_policy.check(&new_password, &user.email) {
         record_failure(
-            ports,
+            ports.events,
+            ports.clock,
+            ports.ids,
             principal,
             caller,
             AuthEventType::PasswordChanged,
@@ -108,7 +143,7 @@ pub async fn change_password(
     let new_hash = ports.hasher.hash(new_password).await?;
     let now = ports.clock.now();
     let event = AuthEvent::success(
-        EventId::from_uuid(Uuid::now_v7()),
+        EventId::from_uuid(ports.ids.new_id()),
         AuthEventType::PasswordChanged,
         Some(user.id),
         &caller.client_info(),
@@ -132,7 +167,9 @@ pub async fn change_password(
         Ok(())
     } else {
         record_failure(
-            ports,
+            ports.events,
+            ports.clock,
+            ports.ids,
             principal,
             caller,
             AuthEventType::PasswordChanged,
@@ -285,7 +322,7 @@ mod tests {
         let ports = untouchable_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal(),
             request(someone_else(), NEW_PASSWORD),
@@ -314,7 +351,7 @@ mod tests {
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, NEW_PASSWORD),
@@ -344,7 +381,7 @@ mod tests {
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, NEW_PASSWORD),
@@ -366,7 +403,7 @@ mod tests {
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, CURRENT_PASSWORD),
@@ -396,7 +433,7 @@ mod tests {
 
         // The right current password and a strong new one: the throttle still refuses.
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, NEW_PASSWORD),
@@ -433,7 +470,7 @@ mod tests {
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, NEW_PASSWORD),
@@ -466,7 +503,7 @@ mod tests {
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, "qwerty"),
@@ -505,7 +542,7 @@ mod tests {
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, "Jane.Doe"),
@@ -535,7 +572,7 @@ mod tests {
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, NEW_PASSWORD),
@@ -570,7 +607,7 @@ mod tests {
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, NEW_PASSWORD),
@@ -606,7 +643,7 @@ mod tests {
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, NEW_PASSWORD),
@@ -637,7 +674,7 @@ mod tests {
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, NEW_PASSWORD),
@@ -668,7 +705,7 @@ mod tests {
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, NEW_PASSWORD),
@@ -698,7 +735,7 @@ mod tests {
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, NEW_PASSWORD),

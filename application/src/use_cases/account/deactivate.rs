@@ -2,12 +2,33 @@
 
 use domain::{AuthEvent, AuthEventType, EventId, FailureReason, PlaintextPassword, UserId};
 use secrecy::{ExposeSecret, SecretString};
-use uuid::Uuid;
 
 use super::{Forbidden, ensure_own, record_failure, throttle_password_check, verify_counted};
-use crate::ports::PasswordCheck;
-use crate::service::Ports;
-use crate::{Caller, Principal};
+use crate::caller::Caller;
+use crate::ports::{
+    AuthEventLog, Clock, IdGenerator, LivenessCache, LoginThrottle, PasswordCheck, PasswordHasher,
+    UserRepository,
+};
+use crate::principal::Principal;
+
+/// The ports [`deactivate`] uses.
+#[derive(Clone, Copy)]
+pub struct DeactivatePorts<'a> {
+    /// Where the deactivation is stored.
+    pub users: &'a dyn UserRepository,
+    /// Where failures are recorded.
+    pub events: &'a dyn AuthEventLog,
+    /// Verifies the password.
+    pub hasher: &'a dyn PasswordHasher,
+    /// The per-account throttle on password checks.
+    pub throttle: &'a dyn LoginThrottle,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// The events' ids.
+    pub ids: &'a dyn IdGenerator,
+    /// Forgets the revoked sessions.
+    pub liveness: &'a dyn LivenessCache,
+}
 
 /// Input of [`deactivate`].
 #[derive(Debug, Clone)]
@@ -35,7 +56,7 @@ pub enum DeactivateError {
         /// Seconds until an attempt may succeed.
         retry_after_secs: u64,
     },
-    /// Anything else (may carry [`crate::Unavailable`]).
+    /// Anything else (may carry [`crate::errors::Unavailable`]).
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -51,20 +72,33 @@ pub enum DeactivateError {
 /// # Errors
 /// See [`DeactivateError`].
 pub async fn deactivate(
-    ports: &Ports,
+    ports: &DeactivatePorts<'_>,
     principal: &Principal,
     request: DeactivateRequest,
 ) -> Result<(), DeactivateError> {
     ensure_own(principal, request.user_id)?;
     let caller = &request.caller;
-    if let Some(retry_after_secs) = throttle_password_check(ports, principal, caller).await? {
+    if let Some(retry_after_secs) = throttle_password_check(
+        ports.throttle,
+        ports.events,
+        ports.clock,
+        ports.ids,
+        principal,
+        caller,
+    )
+    .await?
+    {
         return Err(DeactivateError::Throttled { retry_after_secs });
     }
     let user = &principal.user;
     let password = PlaintextPassword::new(request.password.expose_secret().to_owned());
-    if verify_counted(ports, principal, caller, password).await? == PasswordCheck::Mismatch {
+    if verify_counted(ports.hasher, ports.throttle, principal, caller, password).await?
+        == PasswordCheck::Mismatch
+    {
         record_failure(
-            ports,
+            ports.events,
+            ports.clock,
+            ports.ids,
             principal,
             caller,
             AuthEventType::AccountDeactivated,
@@ -79,7 +113,7 @@ pub async fn deactivate(
         .await?;
     let now = ports.clock.now();
     let event = AuthEvent::success(
-        EventId::from_uuid(Uuid::now_v7()),
+        EventId::from_uuid(ports.ids.new_id()),
         AuthEventType::AccountDeactivated,
         Some(user.id),
         &caller.client_info(),
@@ -202,7 +236,12 @@ mod tests {
      {
         let ports = untouchable_ports();
 
-        let result = deactivate(&ports, &principal(), request(someone_else())).await;
+        let result = deactivate(
+            &ports.for_deactivate(),
+            &principal(),
+            request(someone_else()),
+        )
+        .await;
 
         assert!(
             matches!(result, Err(DeactivateError::Forbidden(Forbidden))),
@@ -225,7 +264,12 @@ mod tests {
         mocks.liveness = Some(forgets(principal.user.id));
         let ports = mocks.into_ports();
 
-        let result = deactivate(&ports, &principal, request(principal.user.id)).await;
+        let result = deactivate(
+            &ports.for_deactivate(),
+            &principal,
+            request(principal.user.id),
+        )
+        .await;
 
         assert!(result.is_ok(), "{result:?}");
         assert_event(
@@ -247,7 +291,12 @@ mod tests {
         deactivates(&mut mocks, &principal, Some(&mut order));
         let ports = mocks.into_ports();
 
-        let result = deactivate(&ports, &principal, request(principal.user.id)).await;
+        let result = deactivate(
+            &ports.for_deactivate(),
+            &principal,
+            request(principal.user.id),
+        )
+        .await;
 
         assert!(result.is_ok(), "{result:?}");
     }
@@ -271,7 +320,12 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = deactivate(&ports, &principal, request(principal.user.id)).await;
+        let result = deactivate(
+            &ports.for_deactivate(),
+            &principal,
+            request(principal.user.id),
+        )
+        .await;
 
         assert!(
             matches!(
@@ -302,7 +356,12 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = deactivate(&ports, &principal, request(principal.user.id)).await;
+        let result = deactivate(
+            &ports.for_deactivate(),
+            &principal,
+            request(principal.user.id),
+        )
+        .await;
 
         assert!(
             matches!(result, Err(DeactivateError::InvalidCredentials)),
@@ -330,7 +389,12 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = deactivate(&ports, &principal, request(principal.user.id)).await;
+        let result = deactivate(
+            &ports.for_deactivate(),
+            &principal,
+            request(principal.user.id),
+        )
+        .await;
 
         let Err(DeactivateError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -360,7 +424,12 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = deactivate(&ports, &principal, request(principal.user.id)).await;
+        let result = deactivate(
+            &ports.for_deactivate(),
+            &principal,
+            request(principal.user.id),
+        )
+        .await;
 
         let Err(DeactivateError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -384,7 +453,12 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = deactivate(&ports, &principal, request(principal.user.id)).await;
+        let result = deactivate(
+            &ports.for_deactivate(),
+            &principal,
+            request(principal.user.id),
+        )
+        .await;
 
         let Err(DeactivateError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -408,7 +482,12 @@ mod tests {
             .returning(|_| Err(unavailable()));
         let ports = mocks.into_ports();
 
-        let result = deactivate(&ports, &principal, request(principal.user.id)).await;
+        let result = deactivate(
+            &ports.for_deactivate(),
+            &principal,
+            request(principal.user.id),
+        )
+        .await;
 
         let Err(DeactivateError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
