@@ -19,7 +19,7 @@ pub use auth_event_log::{AuthEventLog, EventCursor};
 pub use clock::Clock;
 pub use id_generator::IdGenerator;
 pub use limits::{
-    LimitedAction, LoginThrottle, RateDecision, RateLimitStatus, RateLimiter, ThrottleDecision,
+    LimitedAction, LoginThrottle, RateDecision, RateLimitStatus, RateLimiter, ThrottleAttempt,
 };
 pub use liveness_cache::{CacheLookup, CacheStamp, LivenessCache, NoLivenessCache};
 pub use password_hasher::{HashAdmission, PasswordCheck, PasswordHasher};

@@ -14,10 +14,7 @@ pub mod revoke_sessions;
 use domain::{AuthEvent, AuthEventType, EventId, FailureReason, UserId};
 
 use crate::caller::Caller;
-use crate::ports::{
-    AuthEventLog, Clock, IdGenerator, LoginThrottle, PasswordCheck, PasswordHasher,
-    ThrottleDecision,
-};
+use crate::ports::{AuthEventLog, Clock, IdGenerator, LoginThrottle, ThrottleAttempt};
 use crate::principal::Principal;
 
 /// The path names another user.
@@ -46,61 +43,32 @@ pub fn get_profile(principal: &Principal, user_id: UserId) -> Result<domain::Use
     Ok(principal.user.clone())
 }
 
-/// Runs the per-account throttle for a password check on an authenticated route, so a
-/// stolen token cannot be used to guess the password. Returns the seconds to wait when
-/// throttled (after recording `login_throttled` in the owner's log).
-pub(crate) async fn throttle_password_check(
-    throttle: &dyn LoginThrottle,
+/// Counts a password check on an authenticated route against the per-account
+/// throttle, so a stolen token cannot be used to guess the password. `Err` with the
+/// seconds to wait when throttled (after recording `login_throttled` in the owner's log).
+pub(crate) async fn throttle_password_check<'a>(
+    throttle: &'a dyn LoginThrottle,
     events: &dyn AuthEventLog,
     clock: &dyn Clock,
     ids: &dyn IdGenerator,
-    principal: &Principal,
+    principal: &'a Principal,
     caller: &Caller,
-) -> anyhow::Result<Option<u64>> {
+) -> anyhow::Result<Result<ThrottleAttempt<'a>, u64>> {
     let now = clock.now();
-    match throttle
-        .attempt(principal.user.email.key(), caller.ip, now)
-        .await?
-    {
-        ThrottleDecision::Allowed => Ok(None),
-        ThrottleDecision::Throttled { retry_after_secs } => {
-            let event = AuthEvent::failure(
-                EventId::from_uuid(ids.new_id()),
-                AuthEventType::LoginThrottled,
-                Some(principal.user.id),
-                FailureReason::RateLimitExceeded,
-                &caller.client_info(),
-                now,
-            );
-            events.record(&event).await?;
-            Ok(Some(retry_after_secs))
-        }
+    let counted =
+        ThrottleAttempt::count(throttle, principal.user.email.key(), caller.ip, now).await?;
+    if let Err(_retry_after_secs) = &counted {
+        let event = AuthEvent::failure(
+            EventId::from_uuid(ids.new_id()),
+            AuthEventType::LoginThrottled,
+            Some(principal.user.id),
+            FailureReason::RateLimitExceeded,
+            &caller.client_info(),
+            now,
+        );
+        events.record(&event).await?;
     }
-}
-
-/// Verifies the caller's password after [`throttle_password_check`] counted the attempt;
-/// when the verification itself fails (hashing saturated), the attempt is given back —
-/// it was not a wrong password.
-pub(crate) async fn verify_counted(
-    hasher: &dyn PasswordHasher,
-    throttle: &dyn LoginThrottle,
-    principal: &Principal,
-    caller: &Caller,
-    password: domain::PlaintextPassword,
-) -> anyhow::Result<PasswordCheck> {
-    match hasher
-        .verify(password, principal.user.password_hash.clone())
-        .await
-    {
-        Ok(check) => Ok(check),
-        Err(err) => {
-            // Best effort: the error to report is the verification's.
-            let _ = throttle
-                .release(principal.user.email.key(), caller.ip)
-                .await;
-            Err(err)
-        }
-    }
+    Ok(counted)
 }
 
 /// Records a failed event of the caller's own.
@@ -126,13 +94,15 @@ pub(crate) async fn record_failure(
 
 #[cfg(test)]
 mod tests {
+    use domain::ThrottleVerdict;
+
     use super::*;
     use crate::use_cases::test_support::{
         Mocks, PRINCIPAL_EMAIL_KEY, assert_carries_unavailable, assert_event, caller,
         capture_events, now, only, principal, someone_else, taken, unavailable,
     };
 
-    fn throttle(mocks: &mut Mocks, decision: ThrottleDecision) {
+    fn throttle(mocks: &mut Mocks, decision: ThrottleVerdict) {
         mocks
             .throttle
             .expect_attempt()
@@ -180,9 +150,11 @@ mod tests {
     #[tokio::test]
     async fn throttle_password_check_counts_the_attempt_for_the_principals_email_and_the_callers_ip_and_records_nothing_when_allowed()
      {
+        let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed);
+        throttle(&mut mocks, ThrottleVerdict::Allowed);
         mocks.throttle.expect_succeeded().never();
+        mocks.throttle.expect_release().never();
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
@@ -191,12 +163,16 @@ mod tests {
             &*ports.events,
             &*ports.clock,
             &*ports.ids,
-            &principal(),
+            &principal,
             &caller(),
         )
         .await;
 
-        assert_eq!(result.expect("the throttle answers"), None);
+        let attempt = result
+            .expect("the throttle answers")
+            .expect("the attempt is allowed");
+        // Judged as failed, it stays counted: nothing is released.
+        attempt.failed();
     }
 
     #[tokio::test]
@@ -206,7 +182,7 @@ mod tests {
         let mut mocks = Mocks::default();
         throttle(
             &mut mocks,
-            ThrottleDecision::Throttled {
+            ThrottleVerdict::Blocked {
                 retry_after_secs: 600,
             },
         );
@@ -223,7 +199,10 @@ mod tests {
         )
         .await;
 
-        assert_eq!(result.expect("the throttle answers"), Some(600));
+        assert!(
+            matches!(result, Ok(Err(600))),
+            "expected a wait of 600 s, got {result:?}"
+        );
         assert_event(
             &only(taken(&events)),
             AuthEventType::LoginThrottled,
@@ -243,13 +222,14 @@ mod tests {
             .returning(|_, _, _| Err(unavailable()));
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
+        let principal = principal();
 
         let result = throttle_password_check(
             &*ports.throttle,
             &*ports.events,
             &*ports.clock,
             &*ports.ids,
-            &principal(),
+            &principal,
             &caller(),
         )
         .await;
@@ -263,7 +243,7 @@ mod tests {
         let mut mocks = Mocks::default();
         throttle(
             &mut mocks,
-            ThrottleDecision::Throttled {
+            ThrottleVerdict::Blocked {
                 retry_after_secs: 600,
             },
         );
@@ -273,13 +253,14 @@ mod tests {
             .times(1)
             .returning(|_| Err(unavailable()));
         let ports = mocks.into_ports();
+        let principal = principal();
 
         let result = throttle_password_check(
             &*ports.throttle,
             &*ports.events,
             &*ports.clock,
             &*ports.ids,
-            &principal(),
+            &principal,
             &caller(),
         )
         .await;

@@ -11,7 +11,7 @@ use crate::caller::Caller;
 use crate::config::AuthConfig;
 use crate::ports::{
     AuthEventLog, Clock, IdGenerator, LivenessCache, LoginThrottle, NewLogin, PasswordCheck,
-    PasswordHasher, SessionRepository, StartLoginError, ThrottleDecision, TokenCodec,
+    PasswordHasher, SessionRepository, StartLoginError, ThrottleAttempt, TokenCodec,
     UserRepository,
 };
 
@@ -113,35 +113,32 @@ pub async fn log_in(
         .admit()
         .map_err(|unavailable| LogInError::Unexpected(anyhow::Error::new(unavailable)))?;
 
-    if let ThrottleDecision::Throttled { retry_after_secs } =
-        ports.throttle.attempt(key, ip, ports.clock.now()).await?
-    {
-        // The owner sees in their log that someone is hammering the account.
-        let owner = ports.users.find_by_email(key).await?.map(|u| u.id);
-        let event = AuthEvent::failure(
-            EventId::from_uuid(ports.ids.new_id()),
-            AuthEventType::LoginThrottled,
-            owner,
-            FailureReason::RateLimitExceeded,
-            &client,
-            ports.clock.now(),
-        );
-        ports.events.record(&event).await?;
-        return Err(LogInError::Throttled { retry_after_secs });
-    }
-
-    // Until the password has been judged, a failure of ours (database down, hashing
-    // saturated) is not a failed login: give the counted attempt back.
-    let user = match ports.users.find_by_email(key).await {
-        Ok(user) => user,
-        Err(err) => return Err(uncount(ports, key, ip, err).await),
+    // Counted before the password is verified, so parallel guesses cannot overrun the
+    // throttle; until the password has been judged, a failure of ours (database down,
+    // hashing saturated) is not a failed login, and dropping `attempt` gives it back.
+    let attempt = match ThrottleAttempt::count(ports.throttle, key, ip, ports.clock.now()).await? {
+        Ok(attempt) => attempt,
+        Err(retry_after_secs) => {
+            // The owner sees in their log that someone is hammering the account.
+            let owner = ports.users.find_by_email(key).await?.map(|u| u.id);
+            let event = AuthEvent::failure(
+                EventId::from_uuid(ports.ids.new_id()),
+                AuthEventType::LoginThrottled,
+                owner,
+                FailureReason::RateLimitExceeded,
+                &client,
+                ports.clock.now(),
+            );
+            ports.events.record(&event).await?;
+            return Err(LogInError::Throttled { retry_after_secs });
+        }
     };
-    let Some(user) = user else {
+
+    let Some(user) = ports.users.find_by_email(key).await? else {
         let verified = ports.hasher.verify_dummy(password).await;
         drop(admission);
-        if let Err(err) = verified {
-            return Err(uncount(ports, key, ip, err).await);
-        }
+        verified?;
+        attempt.failed();
         fail(ports, None, FailureReason::UnknownEmail, &request.caller).await?;
         return Err(LogInError::InvalidCredentials);
     };
@@ -151,12 +148,9 @@ pub async fn log_in(
         .verify(password.clone(), user.password_hash.clone())
         .await;
     drop(admission);
-    let check = match verified {
-        Ok(check) => check,
-        Err(err) => return Err(uncount(ports, key, ip, err).await),
-    };
-    let needs_rehash = match check {
+    let needs_rehash = match verified? {
         PasswordCheck::Mismatch => {
+            attempt.failed();
             fail(
                 ports,
                 Some(user.id),
@@ -167,6 +161,7 @@ pub async fn log_in(
             return Err(LogInError::InvalidCredentials);
         }
         PasswordCheck::Match { .. } if !user.is_active => {
+            attempt.failed();
             fail(
                 ports,
                 Some(user.id),
@@ -219,13 +214,14 @@ pub async fn log_in(
         Ok(()) => None,
         Err(StartLoginError::CredentialChanged) => Some(FailureReason::InvalidCredentials),
         Err(StartLoginError::AccountInactive) => Some(FailureReason::AccountInactive),
-        Err(StartLoginError::Unexpected(err)) => return Err(uncount(ports, key, ip, err).await),
+        Err(StartLoginError::Unexpected(err)) => return Err(err.into()),
     };
     if let Some(reason) = stale {
+        attempt.failed();
         fail(ports, Some(user.id), reason, &request.caller).await?;
         return Err(LogInError::InvalidCredentials);
     }
-    ports.throttle.succeeded(key, ip).await?;
+    attempt.succeeded().await?;
 
     let mut user = user;
     user.last_login = Some(now);
@@ -238,19 +234,6 @@ pub async fn log_in(
         token,
         expires_in: config.token_policy.ttl_seconds,
     })
-}
-
-/// Gives back an attempt counted by the throttle, for an error that was not the
-/// caller's failure; the original error is what the caller gets.
-async fn uncount(
-    ports: &LogInPorts<'_>,
-    email: &domain::EmailKey,
-    ip: Option<std::net::IpAddr>,
-    err: anyhow::Error,
-) -> LogInError {
-    // Best effort: the error to report is `err`, not a second one from the throttle.
-    let _ = ports.throttle.release(email, ip).await;
-    LogInError::Unexpected(err)
 }
 
 async fn fail(
@@ -275,7 +258,7 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use domain::{Claims, PasswordHash, User};
+    use domain::{Claims, PasswordHash, ThrottleVerdict, User};
     use mockall::Sequence;
 
     use super::*;
@@ -317,7 +300,7 @@ mod tests {
         }
     }
 
-    fn throttle(mocks: &mut Mocks, decision: ThrottleDecision, order: Option<&mut Sequence>) {
+    fn throttle(mocks: &mut Mocks, decision: ThrottleVerdict, order: Option<&mut Sequence>) {
         let expectation = mocks
             .throttle
             .expect_attempt()
@@ -411,7 +394,7 @@ mod tests {
     async fn log_in_successfully(needs_rehash: bool) -> LoggedIn {
         let user = stored_user();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(user.clone()));
         verifies(&mut mocks, PasswordCheck::Match { needs_rehash }, None);
         mocks.hasher.expect_verify_dummy().never();
@@ -522,7 +505,7 @@ mod tests {
     async fn login_succeeds_without_a_rehash_when_rehashing_is_unavailable() {
         let user = stored_user();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(user));
         verifies(
             &mut mocks,
@@ -550,7 +533,7 @@ mod tests {
     async fn login_counts_the_attempt_against_the_throttle_before_it_verifies_the_password() {
         let mut order = Sequence::new();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, Some(&mut order));
+        throttle(&mut mocks, ThrottleVerdict::Allowed, Some(&mut order));
         finds(&mut mocks, Some(stored_user()));
         verifies(&mut mocks, PasswordCheck::Mismatch, Some(&mut order));
         capture_events(&mut mocks.events);
@@ -595,7 +578,7 @@ mod tests {
     async fn login_with_an_unknown_email_verifies_against_the_dummy_hash_and_records_unknown_email()
     {
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, None);
         mocks
             .hasher
@@ -626,7 +609,7 @@ mod tests {
     async fn login_with_wrong_password_returns_invalid_credentials_and_records_failure() {
         let user = stored_user();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(user.clone()));
         verifies(&mut mocks, PasswordCheck::Mismatch, None);
         mocks.hasher.expect_verify_dummy().never();
@@ -653,7 +636,7 @@ mod tests {
      {
         let user = inactive_user();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(user.clone()));
         // Verified although the account is inactive: the same work as any other answer.
         verifies(
@@ -685,7 +668,7 @@ mod tests {
     async fn login_to_an_inactive_account_with_a_wrong_password_records_invalid_credentials() {
         let user = inactive_user();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(user.clone()));
         verifies(&mut mocks, PasswordCheck::Mismatch, None);
         no_session_is_started(&mut mocks);
@@ -713,7 +696,7 @@ mod tests {
         let mut mocks = Mocks::default();
         throttle(
             &mut mocks,
-            ThrottleDecision::Throttled {
+            ThrottleVerdict::Blocked {
                 retry_after_secs: 600,
             },
             None,
@@ -748,7 +731,7 @@ mod tests {
         let mut mocks = Mocks::default();
         throttle(
             &mut mocks,
-            ThrottleDecision::Throttled {
+            ThrottleVerdict::Blocked {
                 retry_after_secs: 600,
             },
             None,
@@ -783,12 +766,8 @@ mod tests {
      {
         let mut mocks = Mocks::default();
         // A failure of ours is not a failed login: the counted attempt is given back.
-        mocks
-            .throttle
-            .expect_release()
-            .times(1)
-            .returning(|_, _| Ok(()));
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        mocks.throttle.expect_release().times(1).return_const(());
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         mocks
             .users
             .expect_find_by_email()
@@ -834,12 +813,8 @@ mod tests {
      {
         let mut mocks = Mocks::default();
         // A failure of ours is not a failed login: the counted attempt is given back.
-        mocks
-            .throttle
-            .expect_release()
-            .times(1)
-            .returning(|_, _| Ok(()));
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        mocks.throttle.expect_release().times(1).return_const(());
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(stored_user()));
         mocks
             .hasher
@@ -877,7 +852,7 @@ mod tests {
             taken.store(true, Ordering::SeqCst);
             Ok(crate::ports::HashAdmission::new(Place(Arc::clone(&taken))))
         });
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         let in_lookup = Arc::clone(&held);
         mocks
             .users
@@ -945,7 +920,7 @@ mod tests {
     #[tokio::test]
     async fn login_when_the_session_cannot_be_stored_returns_unexpected_carrying_unavailable() {
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(stored_user()));
         verifies(
             &mut mocks,
@@ -957,11 +932,7 @@ mod tests {
         // A failure of ours, not a failed login: the attempt is given back, and the
         // throttle is not cleared either (no login happened).
         mocks.throttle.expect_succeeded().never();
-        mocks
-            .throttle
-            .expect_release()
-            .times(1)
-            .returning(|_, _| Ok(()));
+        mocks.throttle.expect_release().times(1).return_const(());
         signs_token(&mut mocks);
         mocks
             .sessions
@@ -982,7 +953,7 @@ mod tests {
     #[tokio::test]
     async fn login_failure_that_cannot_be_recorded_returns_unexpected_not_invalid_credentials() {
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(stored_user()));
         verifies(&mut mocks, PasswordCheck::Mismatch, None);
         no_session_is_started(&mut mocks);
@@ -1064,7 +1035,7 @@ mod tests {
         let user = stored_user();
         let stored: Stored = Arc::new(std::sync::Mutex::new((user.password_hash.clone(), true)));
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(user.clone()));
         let during_verify = Arc::clone(&stored);
         mocks

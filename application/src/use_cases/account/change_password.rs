@@ -6,7 +6,7 @@ use domain::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Forbidden, ensure_own, record_failure, throttle_password_check, verify_counted};
+use super::{Forbidden, ensure_own, record_failure, throttle_password_check};
 use crate::caller::Caller;
 use crate::config::AuthConfig;
 use crate::ports::{
@@ -93,7 +93,7 @@ pub async fn change_password(
 ) -> Result<(), ChangePasswordError> {
     ensure_own(principal, request.user_id)?;
     let caller = &request.caller;
-    if let Some(retry_after_secs) = throttle_password_check(
+    let attempt = throttle_password_check(
         ports.throttle,
         ports.events,
         ports.clock,
@@ -102,13 +102,16 @@ pub async fn change_password(
         caller,
     )
     .await?
-    {
-        return Err(ChangePasswordError::Throttled { retry_after_secs });
-    }
+    .map_err(|retry_after_secs| ChangePasswordError::Throttled { retry_after_secs })?;
     let user = &principal.user;
     let current = PlaintextPassword::new(request.current_password.expose_secret().to_owned());
-    let check = verify_counted(ports.hasher, ports.throttle, principal, caller, current).await?;
+    // A failure of ours here gives the counted attempt back (`attempt` is dropped).
+    let check = ports
+        .hasher
+        .verify(current, user.password_hash.clone())
+        .await?;
     if check == PasswordCheck::Mismatch {
+        attempt.failed();
         record_failure(
             ports.events,
             ports.clock,
@@ -121,10 +124,7 @@ pub async fn change_password(
         .await?;
         return Err(ChangePasswordError::InvalidCredentials);
     }
-    ports
-        .throttle
-        .succeeded(user.email.key(), caller.ip)
-        .await?;
+    attempt.succeeded().await?;
 
     let new_password = PlaintextPassword::new(request.new_password.expose_secret().to_owned());
     if let Err(violation) = config.password_policy.check(&new_password, &user.email) {
@@ -188,12 +188,12 @@ mod tests {
     use mockall::Sequence;
 
     use super::*;
-    use crate::ports::ThrottleDecision;
     use crate::use_cases::test_support::{
         Captured, Mocks, PRINCIPAL_EMAIL_KEY, assert_carries_unavailable, assert_event, caller,
         capture_events, captured, config, forgets, now, only, principal, someone_else, taken,
         unavailable, untouchable_ports,
     };
+    use domain::ThrottleVerdict;
 
     const CURRENT_PASSWORD: &str = "Correct7Horse";
     const NEW_PASSWORD: &str = "Battery9Staple";
@@ -210,7 +210,7 @@ mod tests {
         }
     }
 
-    fn throttle(mocks: &mut Mocks, decision: ThrottleDecision, order: Option<&mut Sequence>) {
+    fn throttle(mocks: &mut Mocks, decision: ThrottleVerdict, order: Option<&mut Sequence>) {
         let expectation = mocks
             .throttle
             .expect_attempt()
@@ -340,7 +340,7 @@ mod tests {
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         verifies(&mut mocks, right_password(), None);
         clears_throttle(&mut mocks, None);
         hashes(&mut mocks, NEW_PASSWORD, None);
@@ -373,7 +373,7 @@ mod tests {
         let principal = principal();
         let mut order = Sequence::new();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, Some(&mut order));
+        throttle(&mut mocks, ThrottleVerdict::Allowed, Some(&mut order));
         verifies(&mut mocks, right_password(), Some(&mut order));
         clears_throttle(&mut mocks, Some(&mut order));
         hashes(&mut mocks, NEW_PASSWORD, Some(&mut order));
@@ -395,7 +395,7 @@ mod tests {
     async fn changing_the_password_to_the_current_one_is_allowed_when_it_meets_the_policy() {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         verifies(&mut mocks, right_password(), None);
         clears_throttle(&mut mocks, None);
         hashes(&mut mocks, CURRENT_PASSWORD, None);
@@ -420,7 +420,7 @@ mod tests {
         let mut mocks = Mocks::default();
         throttle(
             &mut mocks,
-            ThrottleDecision::Throttled {
+            ThrottleVerdict::Blocked {
                 retry_after_secs: 900,
             },
             None,
@@ -462,7 +462,7 @@ mod tests {
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         verifies(&mut mocks, PasswordCheck::Mismatch, None);
         mocks.throttle.expect_succeeded().never();
         nothing_is_hashed_or_stored(&mut mocks);
@@ -494,7 +494,7 @@ mod tests {
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         verifies(&mut mocks, right_password(), None);
         // The current password was right: the account's failures are cleared.
         clears_throttle(&mut mocks, None);
@@ -534,7 +534,7 @@ mod tests {
     async fn changing_to_a_password_equal_to_the_principals_email_local_part_is_weak() {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         verifies(&mut mocks, right_password(), None);
         clears_throttle(&mut mocks, None);
         nothing_is_hashed_or_stored(&mut mocks);
@@ -563,7 +563,7 @@ mod tests {
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         verifies(&mut mocks, right_password(), None);
         clears_throttle(&mut mocks, None);
         hashes(&mut mocks, NEW_PASSWORD, None);
@@ -626,12 +626,8 @@ mod tests {
         let principal = principal();
         let mut mocks = Mocks::default();
         // A failure of ours is not a failed login: the counted attempt is given back.
-        mocks
-            .throttle
-            .expect_release()
-            .times(1)
-            .returning(|_, _| Ok(()));
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        mocks.throttle.expect_release().times(1).return_const(());
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         mocks
             .hasher
             .expect_verify()
@@ -661,7 +657,7 @@ mod tests {
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         verifies(&mut mocks, right_password(), None);
         clears_throttle(&mut mocks, None);
         mocks
@@ -692,7 +688,7 @@ mod tests {
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         verifies(&mut mocks, right_password(), None);
         clears_throttle(&mut mocks, None);
         hashes(&mut mocks, NEW_PASSWORD, None);
@@ -723,7 +719,7 @@ mod tests {
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         verifies(&mut mocks, PasswordCheck::Mismatch, None);
         mocks.throttle.expect_succeeded().never();
         nothing_is_hashed_or_stored(&mut mocks);

@@ -3,7 +3,7 @@
 use domain::{AuthEvent, AuthEventType, EventId, FailureReason, PlaintextPassword, UserId};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Forbidden, ensure_own, record_failure, throttle_password_check, verify_counted};
+use super::{Forbidden, ensure_own, record_failure, throttle_password_check};
 use crate::caller::Caller;
 use crate::ports::{
     AuthEventLog, Clock, IdGenerator, LivenessCache, LoginThrottle, PasswordCheck, PasswordHasher,
@@ -78,7 +78,7 @@ pub async fn deactivate(
 ) -> Result<(), DeactivateError> {
     ensure_own(principal, request.user_id)?;
     let caller = &request.caller;
-    if let Some(retry_after_secs) = throttle_password_check(
+    let attempt = throttle_password_check(
         ports.throttle,
         ports.events,
         ports.clock,
@@ -87,14 +87,16 @@ pub async fn deactivate(
         caller,
     )
     .await?
-    {
-        return Err(DeactivateError::Throttled { retry_after_secs });
-    }
+    .map_err(|retry_after_secs| DeactivateError::Throttled { retry_after_secs })?;
     let user = &principal.user;
     let password = PlaintextPassword::new(request.password.expose_secret().to_owned());
-    if verify_counted(ports.hasher, ports.throttle, principal, caller, password).await?
-        == PasswordCheck::Mismatch
-    {
+    // A failure of ours here gives the counted attempt back (`attempt` is dropped).
+    let check = ports
+        .hasher
+        .verify(password, user.password_hash.clone())
+        .await?;
+    if check == PasswordCheck::Mismatch {
+        attempt.failed();
         record_failure(
             ports.events,
             ports.clock,
@@ -107,10 +109,7 @@ pub async fn deactivate(
         .await?;
         return Err(DeactivateError::InvalidCredentials);
     }
-    ports
-        .throttle
-        .succeeded(user.email.key(), caller.ip)
-        .await?;
+    attempt.succeeded().await?;
     let now = ports.clock.now();
     let event = AuthEvent::success(
         EventId::from_uuid(ports.ids.new_id()),
@@ -133,12 +132,12 @@ mod tests {
     use mockall::Sequence;
 
     use super::*;
-    use crate::ports::ThrottleDecision;
     use crate::use_cases::test_support::{
         Captured, Mocks, PRINCIPAL_EMAIL_KEY, assert_carries_unavailable, assert_event, caller,
         capture_events, captured, forgets, now, only, principal, someone_else, taken, unavailable,
         untouchable_ports,
     };
+    use domain::ThrottleVerdict;
 
     const PASSWORD: &str = "Correct7Horse";
     /// What [`crate::use_cases::test_support::user`] stores.
@@ -152,7 +151,7 @@ mod tests {
         }
     }
 
-    fn throttle(mocks: &mut Mocks, decision: ThrottleDecision, order: Option<&mut Sequence>) {
+    fn throttle(mocks: &mut Mocks, decision: ThrottleVerdict, order: Option<&mut Sequence>) {
         let expectation = mocks
             .throttle
             .expect_attempt()
@@ -254,7 +253,7 @@ mod tests {
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         verifies(&mut mocks, right_password(), None);
         clears_throttle(&mut mocks, None);
         let events = deactivates(&mut mocks, &principal, None);
@@ -285,7 +284,7 @@ mod tests {
         let principal = principal();
         let mut order = Sequence::new();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, Some(&mut order));
+        throttle(&mut mocks, ThrottleVerdict::Allowed, Some(&mut order));
         verifies(&mut mocks, right_password(), Some(&mut order));
         clears_throttle(&mut mocks, Some(&mut order));
         deactivates(&mut mocks, &principal, Some(&mut order));
@@ -308,7 +307,7 @@ mod tests {
         let mut mocks = Mocks::default();
         throttle(
             &mut mocks,
-            ThrottleDecision::Throttled {
+            ThrottleVerdict::Blocked {
                 retry_after_secs: 900,
             },
             None,
@@ -349,7 +348,7 @@ mod tests {
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         verifies(&mut mocks, PasswordCheck::Mismatch, None);
         mocks.throttle.expect_succeeded().never();
         nothing_is_stored(&mut mocks);
@@ -408,12 +407,8 @@ mod tests {
         let principal = principal();
         let mut mocks = Mocks::default();
         // A failure of ours is not a failed login: the counted attempt is given back.
-        mocks
-            .throttle
-            .expect_release()
-            .times(1)
-            .returning(|_, _| Ok(()));
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        mocks.throttle.expect_release().times(1).return_const(());
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         mocks
             .hasher
             .expect_verify()
@@ -442,7 +437,7 @@ mod tests {
     {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         verifies(&mut mocks, right_password(), None);
         clears_throttle(&mut mocks, None);
         mocks
@@ -471,7 +466,7 @@ mod tests {
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         verifies(&mut mocks, PasswordCheck::Mismatch, None);
         mocks.throttle.expect_succeeded().never();
         nothing_is_stored(&mut mocks);
