@@ -408,7 +408,7 @@ async fn sign_up_passes_the_email_and_password_exactly_as_sent_and_the_user_agen
     mock.expect_sign_up()
         .withf(move |request| {
             request.email == sent_email
-                && request.password.expose_secret() == sent_password
+                && request.password.expose() == sent_password
                 && request.caller.user_agent.as_deref() == Some(USER_AGENT)
         })
         .times(1)
@@ -585,7 +585,7 @@ async fn log_in_passes_the_email_and_password_exactly_as_sent_and_the_user_agent
     mock.expect_log_in()
         .withf(move |request| {
             request.email == sent_email
-                && request.password.expose_secret() == sent_password
+                && request.password.expose() == sent_password
                 && request.caller.user_agent.as_deref() == Some(USER_AGENT)
         })
         .times(1)
@@ -1339,7 +1339,7 @@ async fn a_body_of_exactly_64_kib_is_accepted() {
     let mut mock = MockAuthUseCases::new();
     mock.expect_log_in()
         .withf(move |request| {
-            request.email == EMAIL && request.password.expose_secret().len() == password_len
+            request.email == EMAIL && request.password.expose().len() == password_len
         })
         .times(1)
         .returning(|_| Err(LogInError::InvalidCredentials));

@@ -4,7 +4,6 @@ use domain::{
     AuthEvent, AuthEventType, EmailAddress, EmailAddressError, EventId, FailureReason,
     PlaintextPassword, UserId,
 };
-use secrecy::{ExposeSecret, SecretString};
 
 use super::{IssuedSession, new_session};
 use crate::caller::Caller;
@@ -44,7 +43,7 @@ pub struct LogInRequest {
     /// The email as sent (trimmed and keyed here).
     pub email: String,
     /// The password as sent.
-    pub password: SecretString,
+    pub password: PlaintextPassword,
     /// Who is asking.
     pub caller: Caller,
 }
@@ -101,7 +100,7 @@ pub async fn log_in(
     // of one address (case, Unicode normalisation, width, quotes, IDN or punycode) is one
     // account and one throttle.
     let key = email.key();
-    let password = PlaintextPassword::new(request.password.expose_secret().to_owned());
+    let password = request.password;
 
     // While hashing is saturated the answer is 503 whatever else happens: give it now,
     // before the attempt is counted and before the lookup, so that under a login flood a
@@ -255,6 +254,7 @@ async fn fail(
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -284,7 +284,7 @@ mod tests {
     fn request(email: &str) -> LogInRequest {
         LogInRequest {
             email: email.into(),
-            password: SecretString::from(PASSWORD.to_owned()),
+            password: PlaintextPassword::new(PASSWORD.to_owned()),
             caller: caller(),
         }
     }

@@ -4,7 +4,6 @@ use domain::{
     AuthEvent, AuthEventType, EmailAddress, EmailAddressError, EventId, FailureReason,
     PasswordPolicyViolation, PlaintextPassword, User, UserId,
 };
-use secrecy::{ExposeSecret, SecretString};
 
 use super::{IssuedSession, new_session};
 use crate::caller::Caller;
@@ -36,7 +35,7 @@ pub struct SignUpRequest {
     /// The email as sent (trimmed and keyed here).
     pub email: String,
     /// The password as sent.
-    pub password: SecretString,
+    pub password: PlaintextPassword,
     /// Who is asking.
     pub caller: Caller,
 }
@@ -80,7 +79,7 @@ pub async fn sign_up(
 ) -> Result<IssuedSession, SignUpError> {
     let client = request.caller.client_info();
     let email = EmailAddress::parse(&request.email).map_err(SignUpError::InvalidEmail)?;
-    let password = PlaintextPassword::new(request.password.expose_secret().to_owned());
+    let password = request.password;
     config
         .password_policy
         .check(&password, &email)
@@ -144,6 +143,7 @@ pub async fn sign_up(
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
     use std::sync::Arc;
 
     use domain::{Claims, PasswordHash, PasswordRule, Session};
@@ -171,7 +171,7 @@ mod tests {
     fn request(email: &str, password: &str) -> SignUpRequest {
         SignUpRequest {
             email: email.into(),
-            password: SecretString::from(password.to_owned()),
+            password: PlaintextPassword::new(password.to_owned()),
             caller: caller(),
         }
     }

@@ -21,7 +21,6 @@ use domain::{
     AuthEvent, AuthEventType, EventId, FailureReason, PasswordPolicyViolation, PasswordRule,
     PasswordViolation, Session, SessionId, UserId,
 };
-use secrecy::ExposeSecret;
 
 use super::{
     Answer, BEARER, CREATED_AT, EMAIL, EXPIRES_AT, Endpoint, Method, OVERSIZED, PASSWORD, Refusal,
@@ -974,8 +973,8 @@ async fn change_password_answers_204_and_passes_both_passwords_exactly_as_sent_a
         .withf(move |who, request: &ChangePasswordRequest| {
             *who == principal()
                 && request.user_id == UserId::from_uuid(USER_ID)
-                && request.current_password.expose_secret() == current
-                && request.new_password.expose_secret() == new
+                && request.current_password.expose() == current
+                && request.new_password.expose() == new
                 && request.caller.user_agent.as_deref() == Some(USER_AGENT)
         })
         .times(1)
@@ -1001,7 +1000,7 @@ async fn deactivate_answers_204_and_passes_the_password_exactly_as_sent_and_the_
         .withf(move |who, request: &DeactivateRequest| {
             *who == principal()
                 && request.user_id == UserId::from_uuid(USER_ID)
-                && request.password.expose_secret() == password
+                && request.password.expose() == password
                 && request.caller.user_agent.as_deref() == Some(USER_AGENT)
         })
         .times(1)

@@ -4,7 +4,6 @@ use domain::{
     AuthEvent, AuthEventType, EventId, FailureReason, PasswordPolicyViolation, PlaintextPassword,
     UserId,
 };
-use secrecy::{ExposeSecret, SecretString};
 
 use super::{Forbidden, ensure_own, record_failure, throttle_password_check};
 use crate::caller::Caller;
@@ -40,9 +39,9 @@ pub struct ChangePasswordRequest {
     /// The path's user id.
     pub user_id: UserId,
     /// The password the caller says is current.
-    pub current_password: SecretString,
+    pub current_password: PlaintextPassword,
     /// The new password.
-    pub new_password: SecretString,
+    pub new_password: PlaintextPassword,
     /// Who is asking.
     pub caller: Caller,
 }
@@ -104,11 +103,10 @@ pub async fn change_password(
     .await?
     .map_err(|retry_after_secs| ChangePasswordError::Throttled { retry_after_secs })?;
     let user = &principal.user;
-    let current = PlaintextPassword::new(request.current_password.expose_secret().to_owned());
     // A failure of ours here gives the counted attempt back (`attempt` is dropped).
     let check = ports
         .hasher
-        .verify(current, user.password_hash.clone())
+        .verify(request.current_password, user.password_hash.clone())
         .await?;
     if check == PasswordCheck::Mismatch {
         attempt.failed();
@@ -126,7 +124,7 @@ pub async fn change_password(
     }
     attempt.succeeded().await?;
 
-    let new_password = PlaintextPassword::new(request.new_password.expose_secret().to_owned());
+    let new_password = request.new_password;
     if let Err(violation) = config.password_policy.check(&new_password, &user.email) {
         record_failure(
             ports.events,
@@ -204,8 +202,8 @@ mod tests {
     fn request(user_id: UserId, new_password: &str) -> ChangePasswordRequest {
         ChangePasswordRequest {
             user_id,
-            current_password: SecretString::from(CURRENT_PASSWORD.to_owned()),
-            new_password: SecretString::from(new_password.to_owned()),
+            current_password: PlaintextPassword::new(CURRENT_PASSWORD.to_owned()),
+            new_password: PlaintextPassword::new(new_password.to_owned()),
             caller: caller(),
         }
     }

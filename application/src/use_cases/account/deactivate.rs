@@ -1,7 +1,6 @@
 //! Use case: deactivate the caller's account.
 
 use domain::{AuthEvent, AuthEventType, EventId, FailureReason, PlaintextPassword, UserId};
-use secrecy::{ExposeSecret, SecretString};
 
 use super::{Forbidden, ensure_own, record_failure, throttle_password_check};
 use crate::caller::Caller;
@@ -36,7 +35,7 @@ pub struct DeactivateRequest {
     /// The path's user id.
     pub user_id: UserId,
     /// The account's password, as confirmation.
-    pub password: SecretString,
+    pub password: PlaintextPassword,
     /// Who is asking.
     pub caller: Caller,
 }
@@ -89,11 +88,10 @@ pub async fn deactivate(
     .await?
     .map_err(|retry_after_secs| DeactivateError::Throttled { retry_after_secs })?;
     let user = &principal.user;
-    let password = PlaintextPassword::new(request.password.expose_secret().to_owned());
     // A failure of ours here gives the counted attempt back (`attempt` is dropped).
     let check = ports
         .hasher
-        .verify(password, user.password_hash.clone())
+        .verify(request.password, user.password_hash.clone())
         .await?;
     if check == PasswordCheck::Mismatch {
         attempt.failed();
@@ -146,7 +144,7 @@ mod tests {
     fn request(user_id: UserId) -> DeactivateRequest {
         DeactivateRequest {
             user_id,
-            password: SecretString::from(PASSWORD.to_owned()),
+            password: PlaintextPassword::new(PASSWORD.to_owned()),
             caller: caller(),
         }
     }
