@@ -30,7 +30,9 @@ pub use use_cases::account::revoke_sessions::{
     RevokeAllSessionsError, RevokeSessionError, RevokeSessionRequest,
 };
 pub use use_cases::admit::AdmitError;
-pub use use_cases::authenticate::{AuthenticateError, AuthenticateRequest, AuthorizationHeader};
+pub use use_cases::authenticate::{
+    AuthenticateError, AuthenticateRequest, PresentedToken, UnreadableCredentials,
+};
 pub use use_cases::log_in::{LogInError, LogInRequest};
 pub use use_cases::log_out::LogOutError;
 pub use use_cases::sign_up::{SignUpError, SignUpRequest};

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use application::service::MockAuthUseCases;
 use application::{
-    AuthenticateError, AuthenticateRequest, AuthorizationHeader, Caller, IssuedSession, LogInError,
-    LogOutError, Principal, SignUpError, Unavailable,
+    AuthenticateError, AuthenticateRequest, Caller, IssuedSession, LogInError, LogOutError,
+    Principal, SignUpError, Unavailable, UnreadableCredentials,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -29,7 +29,7 @@ use domain::{
 use poem::http::{HeaderMap, Method, StatusCode, header};
 use poem::test::{TestClient, TestRequestBuilder, TestResponse};
 use poem::{Body, Endpoint, Response};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -157,16 +157,16 @@ fn untouched() -> MockAuthUseCases {
     mock
 }
 
-/// Whether `request` carries one `Authorization` header, and that it is `value`.
+/// Whether `request` presents the bearer token `value`.
 fn carries(request: &AuthenticateRequest, value: &str) -> bool {
-    matches!(&request.authorization, AuthorizationHeader::One(sent) if sent.expose_secret() == value)
+    matches!(&request.token, Ok(Some(sent)) if sent.expose() == value)
 }
 
 /// A mock whose `authenticate` accepts [`BEARER`] and answers [`principal`].
 fn authenticating() -> MockAuthUseCases {
     let mut mock = MockAuthUseCases::new();
     mock.expect_authenticate()
-        .withf(|request| carries(request, BEARER))
+        .withf(|request| carries(request, TOKEN))
         .times(1)
         .returning(|_| Ok(principal()));
     mock
@@ -768,7 +768,7 @@ async fn each_token_refusal_answers_401_with_its_code_and_the_invalid_token_chal
         for (refusal, code, message) in cases {
             let mut mock = MockAuthUseCases::new();
             mock.expect_authenticate()
-                .withf(|request| carries(request, BEARER))
+                .withf(|request| carries(request, TOKEN))
                 .times(1)
                 .returning(move |_| Err(refusal()));
             mock.expect_log_out().never();
@@ -799,7 +799,7 @@ async fn another_scheme_refused_as_missing_answers_401_auth_missing_with_a_plain
     for (method, path) in PROTECTED {
         let mut mock = MockAuthUseCases::new();
         mock.expect_authenticate()
-            .withf(|request| carries(request, "Basic xyz"))
+            .withf(|request| matches!(request.token, Ok(None)))
             .times(1)
             .returning(|_| Err(AuthenticateError::Missing));
         let cli = client(mock);
@@ -824,12 +824,13 @@ async fn another_scheme_refused_as_missing_answers_401_auth_missing_with_a_plain
 }
 
 #[tokio::test]
-async fn the_whole_authorization_header_and_the_user_agent_reach_authenticate() {
+async fn the_bearer_token_and_the_user_agent_reach_authenticate() {
     let sent = "Bearer   eyJ0eXAi.with-odd_chars~.and spaces ";
     let mut mock = MockAuthUseCases::new();
     mock.expect_authenticate()
         .withf(move |request| {
-            carries(request, sent) && request.caller.user_agent.as_deref() == Some(USER_AGENT)
+            carries(request, "eyJ0eXAi.with-odd_chars~.and spaces")
+                && request.caller.user_agent.as_deref() == Some(USER_AGENT)
         })
         .times(1)
         .returning(|_| Err(AuthenticateError::Invalid));
@@ -852,7 +853,7 @@ async fn two_authorization_headers_reach_authenticate_as_repeated_and_answer_401
         for second in ["Bearer junk", BEARER, "Basic xyz"] {
             let mut mock = MockAuthUseCases::new();
             mock.expect_authenticate()
-                .withf(|request| matches!(request.authorization, AuthorizationHeader::Repeated))
+                .withf(|request| matches!(request.token, Err(UnreadableCredentials)))
                 .times(1)
                 .returning(|_| Err(AuthenticateError::Invalid));
             mock.expect_log_out().never();

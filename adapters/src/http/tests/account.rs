@@ -24,8 +24,8 @@ use domain::{
 
 use super::{
     Answer, BEARER, CREATED_AT, EMAIL, EXPIRES_AT, Endpoint, Method, OVERSIZED, PASSWORD, Refusal,
-    SESSION_ID, StatusCode, TestClient, TestRequestBuilder, USER_AGENT, USER_ID, Uuid, Value,
-    assert_error, assert_payload_too_large, assert_retry_after, assert_validation_error, at,
+    SESSION_ID, StatusCode, TOKEN, TestClient, TestRequestBuilder, USER_AGENT, USER_ID, Uuid,
+    Value, assert_error, assert_payload_too_large, assert_retry_after, assert_validation_error, at,
     authenticating, carries, client, header, json, openapi_document, plain_error, principal, send,
     session, unavailable, untouched, user,
 };
@@ -297,7 +297,7 @@ fn only_authenticating() -> MockAuthUseCases {
 fn only_authenticating_times(times: usize) -> MockAuthUseCases {
     let mut mock = MockAuthUseCases::new();
     mock.expect_authenticate()
-        .withf(|request| carries(request, BEARER))
+        .withf(|request| carries(request, TOKEN))
         .times(times)
         .returning(|_| Ok(principal()));
     no_account_use_case(&mut mock);
@@ -668,7 +668,7 @@ async fn list_auth_events_passes_every_limit_from_1_to_100_as_sent() {
 async fn a_next_cursor_is_an_opaque_url_safe_string_that_comes_back_as_the_same_event_cursor() {
     let mut mock = MockAuthUseCases::new();
     mock.expect_authenticate()
-        .withf(|request| carries(request, BEARER))
+        .withf(|request| carries(request, TOKEN))
         .times(2)
         .returning(|_| Ok(principal()));
     mock.expect_list_auth_events()
@@ -1258,7 +1258,7 @@ async fn a_refused_token_answers_401_with_its_code_on_every_account_operation_wh
     for (refusal, code, message) in cases {
         let mut mock = MockAuthUseCases::new();
         mock.expect_authenticate()
-            .withf(|request| carries(request, BEARER))
+            .withf(|request| carries(request, TOKEN))
             .times(OPS.len() * user_ids.len())
             .returning(move |_| Err(refusal()));
         no_account_use_case(&mut mock);
