@@ -96,6 +96,8 @@ pub(crate) async fn record_failure(
 mod tests {
     use domain::ThrottleVerdict;
 
+    use crate::ports::PasswordCheck;
+
     use super::*;
     use crate::use_cases::test_support::{
         Mocks, PRINCIPAL_EMAIL_KEY, assert_carries_unavailable, assert_event, caller,
@@ -343,5 +345,263 @@ mod tests {
         .await;
 
         assert_carries_unavailable(&result.expect_err("the log failed"));
+    }
+
+    // -----------------------------------------------------------------------------------
+    // The password confirmation that `change_password` and `deactivate` share, run
+    // against both: scoping → throttle → verification → failure log.
+    // -----------------------------------------------------------------------------------
+
+    use crate::service::Ports;
+    use crate::use_cases::account::change_password::{
+        ChangePasswordError, ChangePasswordRequest, change_password,
+    };
+    use crate::use_cases::account::deactivate::{DeactivateError, DeactivateRequest, deactivate};
+    use crate::use_cases::test_support::{
+        PRINCIPAL_PASSWORD, config, nothing_is_hashed_or_stored, throttles_principal,
+        untouchable_ports, verifies_principal,
+    };
+    use domain::PlaintextPassword;
+
+    /// A use case that confirms the caller's password before it acts on the account.
+    #[derive(Debug, Clone, Copy)]
+    enum Confirming {
+        ChangePassword,
+        Deactivate,
+    }
+
+    const BOTH: [Confirming; 2] = [Confirming::ChangePassword, Confirming::Deactivate];
+
+    /// What either use case answered.
+    #[derive(Debug)]
+    enum Answer {
+        Done,
+        Forbidden,
+        InvalidCredentials,
+        Throttled(u64),
+        Unexpected(anyhow::Error),
+        WeakPassword,
+    }
+
+    impl Confirming {
+        /// Runs the use case for `user_id` with the principal's right password (and a
+        /// strong new one).
+        async fn run(self, ports: &Ports, principal: &Principal, user_id: UserId) -> Answer {
+            let password = || PlaintextPassword::new(PRINCIPAL_PASSWORD.to_owned());
+            match self {
+                Confirming::ChangePassword => {
+                    let request = ChangePasswordRequest {
+                        user_id,
+                        current_password: password(),
+                        new_password: PlaintextPassword::new("Battery9Staple".to_owned()),
+                        caller: caller(),
+                    };
+                    match change_password(
+                        &ports.for_change_password(),
+                        &config(),
+                        principal,
+                        request,
+                    )
+                    .await
+                    {
+                        Ok(()) => Answer::Done,
+                        Err(ChangePasswordError::Forbidden(_)) => Answer::Forbidden,
+                        Err(ChangePasswordError::InvalidCredentials) => Answer::InvalidCredentials,
+                        Err(ChangePasswordError::Throttled { retry_after_secs }) => {
+                            Answer::Throttled(retry_after_secs)
+                        }
+                        Err(ChangePasswordError::Unexpected(err)) => Answer::Unexpected(err),
+                        Err(ChangePasswordError::WeakPassword(_)) => Answer::WeakPassword,
+                    }
+                }
+                Confirming::Deactivate => {
+                    let request = DeactivateRequest {
+                        user_id,
+                        password: password(),
+                        caller: caller(),
+                    };
+                    match deactivate(&ports.for_deactivate(), principal, request).await {
+                        Ok(()) => Answer::Done,
+                        Err(DeactivateError::Forbidden(_)) => Answer::Forbidden,
+                        Err(DeactivateError::InvalidCredentials) => Answer::InvalidCredentials,
+                        Err(DeactivateError::Throttled { retry_after_secs }) => {
+                            Answer::Throttled(retry_after_secs)
+                        }
+                        Err(DeactivateError::Unexpected(err)) => Answer::Unexpected(err),
+                    }
+                }
+            }
+        }
+
+        /// The type of the event a refused confirmation is recorded under.
+        fn event_type(self) -> AuthEventType {
+            match self {
+                Confirming::ChangePassword => AuthEventType::PasswordChanged,
+                Confirming::Deactivate => AuthEventType::AccountDeactivated,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn confirming_for_another_users_id_is_forbidden_before_the_throttle_the_hasher_or_any_repository_is_touched()
+     {
+        for use_case in BOTH {
+            let ports = untouchable_ports();
+
+            let answer = use_case.run(&ports, &principal(), someone_else()).await;
+
+            assert!(
+                matches!(answer, Answer::Forbidden),
+                "{use_case:?}: {answer:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn confirming_on_a_throttled_account_is_throttled_records_login_throttled_and_verifies_nothing()
+     {
+        for use_case in BOTH {
+            let principal = principal();
+            let mut mocks = Mocks::default();
+            throttles_principal(
+                &mut mocks,
+                ThrottleVerdict::Blocked {
+                    retry_after_secs: 900,
+                },
+                None,
+            );
+            mocks.hasher.expect_verify().never();
+            mocks.hasher.expect_verify_dummy().never();
+            mocks.throttle.expect_succeeded().never();
+            nothing_is_hashed_or_stored(&mut mocks);
+            let events = capture_events(&mut mocks.events);
+            let ports = mocks.into_ports();
+
+            // The right password (and a strong new one): the throttle still refuses.
+            let answer = use_case.run(&ports, &principal, principal.user.id).await;
+
+            assert!(
+                matches!(answer, Answer::Throttled(900)),
+                "{use_case:?}: {answer:?}"
+            );
+            assert_event(
+                &only(taken(&events)),
+                AuthEventType::LoginThrottled,
+                Some(principal.user.id),
+                Some(FailureReason::RateLimitExceeded),
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn confirming_with_a_wrong_password_is_invalid_credentials_records_the_failure_stores_nothing_and_leaves_the_attempt_counted()
+     {
+        for use_case in BOTH {
+            let principal = principal();
+            let mut mocks = Mocks::default();
+            throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+            verifies_principal(&mut mocks, PasswordCheck::Mismatch, None);
+            mocks.throttle.expect_succeeded().never();
+            mocks.throttle.expect_release().never();
+            nothing_is_hashed_or_stored(&mut mocks);
+            let events = capture_events(&mut mocks.events);
+            let ports = mocks.into_ports();
+
+            let answer = use_case.run(&ports, &principal, principal.user.id).await;
+
+            assert!(
+                matches!(answer, Answer::InvalidCredentials),
+                "{use_case:?}: {answer:?}"
+            );
+            assert_event(
+                &only(taken(&events)),
+                use_case.event_type(),
+                Some(principal.user.id),
+                Some(FailureReason::InvalidCredentials),
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn confirming_when_the_throttle_store_fails_is_unexpected_and_verifies_nothing() {
+        for use_case in BOTH {
+            let principal = principal();
+            let mut mocks = Mocks::default();
+            mocks
+                .throttle
+                .expect_attempt()
+                .times(1)
+                .returning(|_, _, _| Err(unavailable()));
+            mocks.hasher.expect_verify().never();
+            nothing_is_hashed_or_stored(&mut mocks);
+            mocks.events.expect_record().never();
+            let ports = mocks.into_ports();
+
+            let answer = use_case.run(&ports, &principal, principal.user.id).await;
+
+            let Answer::Unexpected(err) = answer else {
+                panic!("{use_case:?}: expected Unexpected, got {answer:?}");
+            };
+            assert_carries_unavailable(&err);
+        }
+    }
+
+    #[tokio::test]
+    async fn confirming_when_verification_is_unavailable_is_unexpected_gives_the_attempt_back_and_records_and_stores_nothing()
+     {
+        for use_case in BOTH {
+            let principal = principal();
+            let mut mocks = Mocks::default();
+            // A failure of ours is not a failed login: the counted attempt is given back.
+            mocks
+                .throttle
+                .expect_release()
+                .withf(|email, ip| email.as_str() == PRINCIPAL_EMAIL_KEY && *ip == caller().ip)
+                .times(1)
+                .return_const(());
+            throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+            mocks
+                .hasher
+                .expect_verify()
+                .times(1)
+                .returning(|_, _| Err(unavailable()));
+            mocks.throttle.expect_succeeded().never();
+            nothing_is_hashed_or_stored(&mut mocks);
+            mocks.events.expect_record().never();
+            let ports = mocks.into_ports();
+
+            let answer = use_case.run(&ports, &principal, principal.user.id).await;
+
+            let Answer::Unexpected(err) = answer else {
+                panic!("{use_case:?}: expected Unexpected, got {answer:?}");
+            };
+            assert_carries_unavailable(&err);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_whose_failure_cannot_be_recorded_is_unexpected_not_invalid_credentials()
+     {
+        for use_case in BOTH {
+            let principal = principal();
+            let mut mocks = Mocks::default();
+            throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+            verifies_principal(&mut mocks, PasswordCheck::Mismatch, None);
+            mocks.throttle.expect_succeeded().never();
+            nothing_is_hashed_or_stored(&mut mocks);
+            mocks
+                .events
+                .expect_record()
+                .times(1)
+                .returning(|_| Err(unavailable()));
+            let ports = mocks.into_ports();
+
+            let answer = use_case.run(&ports, &principal, principal.user.id).await;
+
+            let Answer::Unexpected(err) = answer else {
+                panic!("{use_case:?}: expected Unexpected, got {answer:?}");
+            };
+            assert_carries_unavailable(&err);
+        }
     }
 }

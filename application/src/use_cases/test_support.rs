@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use domain::ThrottleVerdict;
 use domain::{
     AuthEvent, AuthEventType, EmailAddress, FailureReason, PasswordHash, PasswordPolicy, Session,
     SessionId, TokenPolicy, User, UserId,
@@ -13,10 +14,12 @@ use uuid::Uuid;
 use crate::caller::Caller;
 use crate::config::AuthConfig;
 use crate::errors::Unavailable;
+use mockall::Sequence;
+
 use crate::ports::{
     IdGenerator, LivenessCache, MockAuthEventLog, MockClock, MockLivenessCache, MockLoginThrottle,
     MockPasswordHasher, MockRateLimiter, MockSessionRepository, MockTokenCodec, MockUserRepository,
-    NoLivenessCache,
+    NoLivenessCache, PasswordCheck,
 };
 use crate::principal::Principal;
 use crate::service::Ports;
@@ -278,4 +281,74 @@ pub fn forgets(user_id: UserId) -> MockLivenessCache {
     cache.expect_lookup().never();
     cache.expect_put().never();
     cache
+}
+
+/// The password the [`principal`]'s stored hash ([`STORED_HASH`]) was made from.
+pub const PRINCIPAL_PASSWORD: &str = "Correct7Horse";
+
+/// What [`user`] stores as its hash.
+pub const STORED_HASH: &str = "$argon2id$stored";
+
+/// The throttle is asked once, now, about the [`principal`]'s email from the
+/// [`caller`]'s IP, and answers `verdict`.
+pub fn throttles_principal(
+    mocks: &mut Mocks,
+    verdict: ThrottleVerdict,
+    order: Option<&mut Sequence>,
+) {
+    let expectation = mocks
+        .throttle
+        .expect_attempt()
+        .withf(|email, ip, at| {
+            email.as_str() == PRINCIPAL_EMAIL_KEY && *ip == caller().ip && *at == now()
+        })
+        .times(1)
+        .returning(move |_, _, _| Ok(verdict));
+    if let Some(order) = order {
+        expectation.in_sequence(order);
+    }
+}
+
+/// [`PRINCIPAL_PASSWORD`] is verified once against the principal's stored hash, and
+/// `check` is the answer.
+pub fn verifies_principal(mocks: &mut Mocks, check: PasswordCheck, order: Option<&mut Sequence>) {
+    let expectation = mocks
+        .hasher
+        .expect_verify()
+        .withf(|password, hash| {
+            password.expose() == PRINCIPAL_PASSWORD && hash.as_str() == STORED_HASH
+        })
+        .times(1)
+        .returning(move |_, _| Ok(check));
+    if let Some(order) = order {
+        expectation.in_sequence(order);
+    }
+}
+
+/// The answer of a verification of the right password with current parameters.
+pub fn right_password() -> PasswordCheck {
+    PasswordCheck::Match {
+        needs_rehash: false,
+    }
+}
+
+/// The [`principal`]'s throttle is cleared once, for the [`caller`]'s IP.
+pub fn clears_principal_throttle(mocks: &mut Mocks, order: Option<&mut Sequence>) {
+    let expectation = mocks
+        .throttle
+        .expect_succeeded()
+        .withf(|email, ip| email.as_str() == PRINCIPAL_EMAIL_KEY && *ip == caller().ip)
+        .times(1)
+        .returning(|_, _| Ok(()));
+    if let Some(order) = order {
+        expectation.in_sequence(order);
+    }
+}
+
+/// No password is hashed and no account is changed.
+pub fn nothing_is_hashed_or_stored(mocks: &mut Mocks) {
+    mocks.hasher.expect_hash().never();
+    mocks.users.expect_change_password().never();
+    mocks.users.expect_deactivate().never();
+    mocks.sessions.expect_revoke_all().never();
 }

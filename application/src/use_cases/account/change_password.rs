@@ -75,7 +75,10 @@ pub enum ChangePasswordError {
 ///
 /// Order: scoping → per-account throttle → current password → policy → hash → store.
 /// The store is a compare-and-swap on the hash just verified: of two concurrent changes
-/// exactly one applies, the other gets `InvalidCredentials` and changes nothing.
+/// exactly one applies, the other gets `InvalidCredentials` and changes nothing. When
+/// the swap fails, the current password is verified once more against the hash stored
+/// now, and the swap retried once if it still matches: a concurrent login that re-hashed
+/// the same password under new parameters must not refuse the change.
 ///
 /// # Security
 /// A wrong current password counts toward the per-account login throttle, so a stolen
@@ -104,9 +107,10 @@ pub async fn change_password(
     .map_err(|retry_after_secs| ChangePasswordError::Throttled { retry_after_secs })?;
     let user = &principal.user;
     // A failure of ours here gives the counted attempt back (`attempt` is dropped).
+    let current_password = request.current_password;
     let check = ports
         .hasher
-        .verify(request.current_password, user.password_hash.clone())
+        .verify(current_password.clone(), user.password_hash.clone())
         .await?;
     if check == PasswordCheck::Mismatch {
         attempt.failed();
@@ -147,111 +151,84 @@ pub async fn change_password(
         &caller.client_info(),
         now,
     );
-    let applied = ports
-        .users
-        .change_password(
-            user.id,
-            &user.password_hash,
-            &new_hash,
-            principal.session.id,
-            now,
-            &event,
-        )
-        .await;
-    // Forgotten whatever the outcome: a failed call may still have committed.
-    ports.liveness.forget_user(user.id);
-    let applied = applied?;
-    if applied {
-        Ok(())
-    } else {
-        record_failure(
-            ports.events,
-            ports.clock,
-            ports.ids,
-            principal,
-            caller,
-            AuthEventType::PasswordChanged,
-            FailureReason::InvalidCredentials,
-        )
-        .await?;
-        Err(ChangePasswordError::InvalidCredentials)
+    let mut expected = user.password_hash.clone();
+    let mut reverified = false;
+    loop {
+        let applied = ports
+            .users
+            .change_password(
+                user.id,
+                &expected,
+                &new_hash,
+                principal.session.id,
+                now,
+                &event,
+            )
+            .await;
+        // Forgotten whatever the outcome: a failed call may still have committed.
+        ports.liveness.forget_user(user.id);
+        if applied? {
+            return Ok(());
+        }
+        // The stored hash is no longer the one verified. A concurrent login that
+        // re-hashed this same password under new parameters changes it too: verify the
+        // current password once against what is stored now, and try again if it still
+        // matches. Only a real concurrent change (or a deactivation) refuses.
+        if reverified {
+            break;
+        }
+        reverified = true;
+        let stored = match ports.users.find_by_id(user.id).await? {
+            Some(stored) if stored.is_active && stored.password_hash != expected => stored,
+            _ => break,
+        };
+        let check = ports
+            .hasher
+            .verify(current_password.clone(), stored.password_hash.clone())
+            .await?;
+        if check == PasswordCheck::Mismatch {
+            break;
+        }
+        expected = stored.password_hash;
     }
+    record_failure(
+        ports.events,
+        ports.clock,
+        ports.ids,
+        principal,
+        caller,
+        AuthEventType::PasswordChanged,
+        FailureReason::InvalidCredentials,
+    )
+    .await?;
+    Err(ChangePasswordError::InvalidCredentials)
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
-    use domain::{PasswordHash, PasswordRule};
+    use domain::{PasswordHash, PasswordRule, User};
     use mockall::Sequence;
 
     use super::*;
     use crate::use_cases::test_support::{
-        Captured, Mocks, PRINCIPAL_EMAIL_KEY, assert_carries_unavailable, assert_event, caller,
-        capture_events, captured, config, forgets, now, only, principal, someone_else, taken,
-        unavailable, untouchable_ports,
+        Captured, Mocks, PRINCIPAL_PASSWORD, STORED_HASH, assert_carries_unavailable, assert_event,
+        caller, capture_events, captured, clears_principal_throttle, config, forgets,
+        nothing_is_hashed_or_stored, now, only, principal, right_password, taken,
+        throttles_principal, unavailable, verifies_principal,
     };
     use domain::ThrottleVerdict;
 
-    const CURRENT_PASSWORD: &str = "Correct7Horse";
     const NEW_PASSWORD: &str = "Battery9Staple";
-    /// What [`crate::use_cases::test_support::user`] stores.
-    const STORED_HASH: &str = "$argon2id$stored";
     const NEW_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$new";
 
     fn request(user_id: UserId, new_password: &str) -> ChangePasswordRequest {
         ChangePasswordRequest {
             user_id,
-            current_password: PlaintextPassword::new(CURRENT_PASSWORD.to_owned()),
+            current_password: PlaintextPassword::new(PRINCIPAL_PASSWORD.to_owned()),
             new_password: PlaintextPassword::new(new_password.to_owned()),
             caller: caller(),
-        }
-    }
-
-    fn throttle(mocks: &mut Mocks, decision: ThrottleVerdict, order: Option<&mut Sequence>) {
-        let expectation = mocks
-            .throttle
-            .expect_attempt()
-            .withf(|email, ip, at| {
-                email.as_str() == PRINCIPAL_EMAIL_KEY && *ip == caller().ip && *at == now()
-            })
-            .times(1)
-            .returning(move |_, _, _| Ok(decision));
-        if let Some(order) = order {
-            expectation.in_sequence(order);
-        }
-    }
-
-    /// The current password is verified against the principal's stored hash.
-    fn verifies(mocks: &mut Mocks, check: PasswordCheck, order: Option<&mut Sequence>) {
-        let expectation = mocks
-            .hasher
-            .expect_verify()
-            .withf(|password, hash| {
-                password.expose() == CURRENT_PASSWORD && hash.as_str() == STORED_HASH
-            })
-            .times(1)
-            .returning(move |_, _| Ok(check));
-        if let Some(order) = order {
-            expectation.in_sequence(order);
-        }
-    }
-
-    fn right_password() -> PasswordCheck {
-        PasswordCheck::Match {
-            needs_rehash: false,
-        }
-    }
-
-    fn clears_throttle(mocks: &mut Mocks, order: Option<&mut Sequence>) {
-        let expectation = mocks
-            .throttle
-            .expect_succeeded()
-            .withf(|email, ip| email.as_str() == PRINCIPAL_EMAIL_KEY && *ip == caller().ip)
-            .times(1)
-            .returning(|_, _| Ok(()));
-        if let Some(order) = order {
-            expectation.in_sequence(order);
         }
     }
 
@@ -265,18 +242,6 @@ mod tests {
         if let Some(order) = order {
             expectation.in_sequence(order);
         }
-    }
-
-    fn nothing_is_verified(mocks: &mut Mocks) {
-        mocks.hasher.expect_verify().never();
-        mocks.hasher.expect_verify_dummy().never();
-    }
-
-    fn nothing_is_hashed_or_stored(mocks: &mut Mocks) {
-        mocks.hasher.expect_hash().never();
-        mocks.users.expect_change_password().never();
-        mocks.users.expect_deactivate().never();
-        mocks.sessions.expect_revoke_all().never();
     }
 
     /// `users.change_password` is called once with the principal's id, the hash just
@@ -315,32 +280,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn changing_another_users_password_is_forbidden_before_the_throttle_the_hasher_or_any_repository_is_touched()
-     {
-        let ports = untouchable_ports();
-
-        let result = change_password(
-            &ports.for_change_password(),
-            &config(),
-            &principal(),
-            request(someone_else(), NEW_PASSWORD),
-        )
-        .await;
-
-        assert!(
-            matches!(result, Err(ChangePasswordError::Forbidden(Forbidden))),
-            "{result:?}"
-        );
-    }
-
-    #[tokio::test]
     async fn changing_the_password_stores_the_new_hash_if_the_verified_one_is_still_stored_keeps_this_session_and_records_password_changed()
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
-        verifies(&mut mocks, right_password(), None);
-        clears_throttle(&mut mocks, None);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
         hashes(&mut mocks, NEW_PASSWORD, None);
         let events = changes(&mut mocks, &principal, true, None);
         mocks.events.expect_record().never();
@@ -371,9 +317,9 @@ mod tests {
         let principal = principal();
         let mut order = Sequence::new();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleVerdict::Allowed, Some(&mut order));
-        verifies(&mut mocks, right_password(), Some(&mut order));
-        clears_throttle(&mut mocks, Some(&mut order));
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, Some(&mut order));
+        verifies_principal(&mut mocks, right_password(), Some(&mut order));
+        clears_principal_throttle(&mut mocks, Some(&mut order));
         hashes(&mut mocks, NEW_PASSWORD, Some(&mut order));
         changes(&mut mocks, &principal, true, Some(&mut order));
         let ports = mocks.into_ports();
@@ -393,10 +339,10 @@ mod tests {
     async fn changing_the_password_to_the_current_one_is_allowed_when_it_meets_the_policy() {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
-        verifies(&mut mocks, right_password(), None);
-        clears_throttle(&mut mocks, None);
-        hashes(&mut mocks, CURRENT_PASSWORD, None);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
+        hashes(&mut mocks, PRINCIPAL_PASSWORD, None);
         changes(&mut mocks, &principal, true, None);
         let ports = mocks.into_ports();
 
@@ -404,7 +350,7 @@ mod tests {
             &ports.for_change_password(),
             &config(),
             &principal,
-            request(principal.user.id, CURRENT_PASSWORD),
+            request(principal.user.id, PRINCIPAL_PASSWORD),
         )
         .await;
 
@@ -412,90 +358,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn changing_the_password_of_a_throttled_account_returns_throttled_records_login_throttled_and_verifies_nothing()
-     {
-        let principal = principal();
-        let mut mocks = Mocks::default();
-        throttle(
-            &mut mocks,
-            ThrottleVerdict::Blocked {
-                retry_after_secs: 900,
-            },
-            None,
-        );
-        nothing_is_verified(&mut mocks);
-        mocks.throttle.expect_succeeded().never();
-        nothing_is_hashed_or_stored(&mut mocks);
-        let events = capture_events(&mut mocks.events);
-        let ports = mocks.into_ports();
-
-        // The right current password and a strong new one: the throttle still refuses.
-        let result = change_password(
-            &ports.for_change_password(),
-            &config(),
-            &principal,
-            request(principal.user.id, NEW_PASSWORD),
-        )
-        .await;
-
-        assert!(
-            matches!(
-                result,
-                Err(ChangePasswordError::Throttled {
-                    retry_after_secs: 900
-                })
-            ),
-            "{result:?}"
-        );
-        assert_event(
-            &only(taken(&events)),
-            AuthEventType::LoginThrottled,
-            Some(principal.user.id),
-            Some(FailureReason::RateLimitExceeded),
-        );
-    }
-
-    #[tokio::test]
-    async fn changing_the_password_with_a_wrong_current_password_returns_invalid_credentials_records_the_failure_and_leaves_the_throttle_counting()
-     {
-        let principal = principal();
-        let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
-        verifies(&mut mocks, PasswordCheck::Mismatch, None);
-        mocks.throttle.expect_succeeded().never();
-        nothing_is_hashed_or_stored(&mut mocks);
-        let events = capture_events(&mut mocks.events);
-        let ports = mocks.into_ports();
-
-        let result = change_password(
-            &ports.for_change_password(),
-            &config(),
-            &principal,
-            request(principal.user.id, NEW_PASSWORD),
-        )
-        .await;
-
-        assert!(
-            matches!(result, Err(ChangePasswordError::InvalidCredentials)),
-            "{result:?}"
-        );
-        assert_event(
-            &only(taken(&events)),
-            AuthEventType::PasswordChanged,
-            Some(principal.user.id),
-            Some(FailureReason::InvalidCredentials),
-        );
-    }
-
-    #[tokio::test]
     async fn changing_to_a_weak_password_returns_every_broken_rule_records_the_failure_and_stores_nothing()
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
-        verifies(&mut mocks, right_password(), None);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
         // The current password was right: the account's failures are cleared.
-        clears_throttle(&mut mocks, None);
+        clears_principal_throttle(&mut mocks, None);
         nothing_is_hashed_or_stored(&mut mocks);
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
@@ -532,9 +402,9 @@ mod tests {
     async fn changing_to_a_password_equal_to_the_principals_email_local_part_is_weak() {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
-        verifies(&mut mocks, right_password(), None);
-        clears_throttle(&mut mocks, None);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
         nothing_is_hashed_or_stored(&mut mocks);
         capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
@@ -561,11 +431,21 @@ mod tests {
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
-        verifies(&mut mocks, right_password(), None);
-        clears_throttle(&mut mocks, None);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
         hashes(&mut mocks, NEW_PASSWORD, None);
         changes(&mut mocks, &principal, false, None);
+        // The other change stored another password: the current one no longer matches.
+        stored_now(&mut mocks, &principal, CHANGED_HASH);
+        mocks
+            .hasher
+            .expect_verify()
+            .withf(|password, hash| {
+                password.expose() == PRINCIPAL_PASSWORD && hash.as_str() == CHANGED_HASH
+            })
+            .times(1)
+            .returning(|_, _| Ok(PasswordCheck::Mismatch));
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
@@ -590,74 +470,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn changing_the_password_when_the_throttle_store_fails_returns_unexpected_and_verifies_nothing()
-     {
-        let principal = principal();
-        let mut mocks = Mocks::default();
-        mocks
-            .throttle
-            .expect_attempt()
-            .times(1)
-            .returning(|_, _, _| Err(unavailable()));
-        nothing_is_verified(&mut mocks);
-        nothing_is_hashed_or_stored(&mut mocks);
-        mocks.events.expect_record().never();
-        let ports = mocks.into_ports();
-
-        let result = change_password(
-            &ports.for_change_password(),
-            &config(),
-            &principal,
-            request(principal.user.id, NEW_PASSWORD),
-        )
-        .await;
-
-        let Err(ChangePasswordError::Unexpected(err)) = result else {
-            panic!("expected Unexpected, got {result:?}");
-        };
-        assert_carries_unavailable(&err);
-    }
-
-    #[tokio::test]
-    async fn changing_the_password_when_verification_is_unavailable_returns_unexpected_and_gives_the_attempt_back_records_nothing_and_stores_nothing()
-     {
-        let principal = principal();
-        let mut mocks = Mocks::default();
-        // A failure of ours is not a failed login: the counted attempt is given back.
-        mocks.throttle.expect_release().times(1).return_const(());
-        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
-        mocks
-            .hasher
-            .expect_verify()
-            .times(1)
-            .returning(|_, _| Err(unavailable()));
-        mocks.throttle.expect_succeeded().never();
-        nothing_is_hashed_or_stored(&mut mocks);
-        mocks.events.expect_record().never();
-        let ports = mocks.into_ports();
-
-        let result = change_password(
-            &ports.for_change_password(),
-            &config(),
-            &principal,
-            request(principal.user.id, NEW_PASSWORD),
-        )
-        .await;
-
-        let Err(ChangePasswordError::Unexpected(err)) = result else {
-            panic!("expected Unexpected, got {result:?}");
-        };
-        assert_carries_unavailable(&err);
-    }
-
-    #[tokio::test]
     async fn changing_the_password_when_hashing_is_unavailable_returns_unexpected_and_stores_nothing()
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
-        verifies(&mut mocks, right_password(), None);
-        clears_throttle(&mut mocks, None);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
         mocks
             .hasher
             .expect_hash()
@@ -686,9 +505,9 @@ mod tests {
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
-        verifies(&mut mocks, right_password(), None);
-        clears_throttle(&mut mocks, None);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
         hashes(&mut mocks, NEW_PASSWORD, None);
         mocks
             .users
@@ -712,20 +531,61 @@ mod tests {
         assert_carries_unavailable(&err);
     }
 
+    const CHANGED_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$changed";
+
+    /// `users.find_by_id` answers the principal's user with `hash` stored now.
+    fn stored_now(mocks: &mut Mocks, principal: &Principal, hash: &'static str) {
+        let stored = User {
+            password_hash: PasswordHash::from_phc(hash.into()),
+            ..principal.user.clone()
+        };
+        let user_id = principal.user.id;
+        mocks
+            .users
+            .expect_find_by_id()
+            .withf(move |id| *id == user_id)
+            .times(1)
+            .returning(move |_| Ok(Some(stored.clone())));
+    }
+
     #[tokio::test]
-    async fn a_wrong_current_password_whose_failure_cannot_be_recorded_returns_unexpected_not_invalid_credentials()
+    async fn changing_the_password_while_a_login_rehashes_the_same_password_verifies_it_again_and_stores_the_change()
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
-        verifies(&mut mocks, PasswordCheck::Mismatch, None);
-        mocks.throttle.expect_succeeded().never();
-        nothing_is_hashed_or_stored(&mut mocks);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
+        hashes(&mut mocks, NEW_PASSWORD, None);
+        // The swap on the verified hash loses to the login's re-hash…
+        changes(&mut mocks, &principal, false, None);
+        stored_now(&mut mocks, &principal, REHASHED);
+        // …whose hash the current password still matches…
         mocks
-            .events
-            .expect_record()
+            .hasher
+            .expect_verify()
+            .withf(|password, hash| {
+                password.expose() == PRINCIPAL_PASSWORD && hash.as_str() == REHASHED
+            })
             .times(1)
-            .returning(|_| Err(unavailable()));
+            .returning(|_, _| Ok(right_password()));
+        // …so the change is swapped in over the re-hash, with the same event.
+        let (user_id, keep_id) = (principal.user.id, principal.session.id);
+        mocks
+            .users
+            .expect_change_password()
+            .withf(move |user, expected, new_hash, keep, at, event| {
+                *user == user_id
+                    && expected.as_str() == REHASHED
+                    && new_hash.as_str() == NEW_HASH
+                    && *keep == keep_id
+                    && *at == now()
+                    && event.event_type == AuthEventType::PasswordChanged
+                    && event.success
+            })
+            .times(1)
+            .returning(|_, _, _, _, _, _| Ok(true));
+        mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
         let result = change_password(
@@ -736,9 +596,53 @@ mod tests {
         )
         .await;
 
-        let Err(ChangePasswordError::Unexpected(err)) = result else {
-            panic!("expected Unexpected, got {result:?}");
-        };
-        assert_carries_unavailable(&err);
+        assert!(result.is_ok(), "{result:?}");
     }
+
+    #[tokio::test]
+    async fn a_change_whose_second_swap_also_fails_is_invalid_credentials_without_a_third_try() {
+        let principal = principal();
+        let mut mocks = Mocks::default();
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
+        hashes(&mut mocks, NEW_PASSWORD, None);
+        changes(&mut mocks, &principal, false, None);
+        stored_now(&mut mocks, &principal, REHASHED);
+        mocks
+            .hasher
+            .expect_verify()
+            .withf(|_, hash| hash.as_str() == REHASHED)
+            .times(1)
+            .returning(|_, _| Ok(right_password()));
+        mocks
+            .users
+            .expect_change_password()
+            .withf(|_, expected, _, _, _, _| expected.as_str() == REHASHED)
+            .times(1)
+            .returning(|_, _, _, _, _, _| Ok(false));
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = change_password(
+            &ports.for_change_password(),
+            &config(),
+            &principal,
+            request(principal.user.id, NEW_PASSWORD),
+        )
+        .await;
+
+        assert!(
+            matches!(result, Err(ChangePasswordError::InvalidCredentials)),
+            "{result:?}"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::PasswordChanged,
+            Some(principal.user.id),
+            Some(FailureReason::InvalidCredentials),
+        );
+    }
+
+    const REHASHED: &str = "$argon2id$v=19$m=19456,t=2,p=1$rehashed";
 }
