@@ -51,7 +51,7 @@ fn warm(cache: &InProcessLivenessCache, principal: &Principal) {
 fn hits(cache: &InProcessLivenessCache, principal: &Principal) -> bool {
     match cache.lookup(principal.user.id, principal.session.id) {
         CacheLookup::Hit(found) => {
-            assert_eq!(&*found, principal);
+            assert_eq!(&found, principal);
             true
         }
         CacheLookup::Miss(_) => false,
