@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::*;
 
-fn principal_of(user: &User) -> Principal {
+pub(super) fn principal_of(user: &User) -> Principal {
     let now = Utc::now();
     Principal {
         user: user.clone(),
@@ -20,7 +20,7 @@ fn principal_of(user: &User) -> Principal {
     }
 }
 
-fn user() -> User {
+pub(super) fn user() -> User {
     User {
         id: UserId::from_uuid(Uuid::now_v7()),
         email: EmailAddress::parse("jane.doe@example.com").expect("valid email"),

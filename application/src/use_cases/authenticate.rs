@@ -798,17 +798,12 @@ mod tests {
         let stranger = user("someone.else@example.com");
         let mut mocks = Mocks::default();
         decodes(&mut mocks, Ok(fixture.claims.clone()));
-        let (user_id, session_id) = (fixture.claims.sub, fixture.claims.sid);
-        let answer = Principal {
-            user: stranger,
-            session: fixture.session.clone(),
-        };
-        mocks
-            .principals
-            .expect_load_live()
-            .withf(move |user, session| *user == user_id && *session == session_id)
-            .times(1)
-            .returning(move |_, _| Ok(Some(answer.clone())));
+        loads(
+            &mut mocks,
+            &fixture,
+            Some(fixture.session.clone()),
+            Some(stranger),
+        );
         finds_user(&mut mocks, fixture.user.id, Some(fixture.user.clone()));
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();

@@ -6,38 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use application::ports::{MockPrincipalStore, MockSessionRepository, MockUserRepository};
-use chrono::TimeDelta;
-use domain::{AuthEventType, ClientInfo, EmailAddress, EventId};
+use domain::{AuthEventType, ClientInfo, EventId};
 use uuid::Uuid;
 
 use super::*;
-
-fn user() -> User {
-    User {
-        id: UserId::from_uuid(Uuid::now_v7()),
-        email: EmailAddress::parse("jane.doe@example.com").expect("valid email"),
-        password_hash: PasswordHash::from_phc("$argon2id$stored".into()),
-        created_at: Utc::now(),
-        last_login: None,
-        is_active: true,
-    }
-}
-
-fn principal_of(user: &User) -> Principal {
-    let now = Utc::now();
-    Principal {
-        user: user.clone(),
-        session: Session {
-            id: SessionId::from_uuid(Uuid::now_v7()),
-            user_id: user.id,
-            created_at: now,
-            expires_at: now + TimeDelta::hours(1),
-            revoked_at: None,
-            ip_address: Some("198.51.100.1".into()),
-            user_agent: None,
-        },
-    }
-}
+use crate::liveness::tests::{principal_of, user};
 
 fn event(user_id: UserId) -> AuthEvent {
     AuthEvent::success(
