@@ -9,8 +9,8 @@ mod auth_event_log;
 mod clock;
 mod id_generator;
 mod limits;
-mod liveness_cache;
 mod password_hasher;
+mod principal_store;
 mod session_repository;
 mod token_codec;
 mod user_repository;
@@ -21,8 +21,8 @@ pub use id_generator::IdGenerator;
 pub use limits::{
     LimitedAction, LoginThrottle, RateDecision, RateLimitStatus, RateLimiter, ThrottleAttempt,
 };
-pub use liveness_cache::{CacheLookup, CacheStamp, LivenessCache, NoLivenessCache};
 pub use password_hasher::{HashAdmission, PasswordCheck, PasswordHasher};
+pub use principal_store::PrincipalStore;
 pub use session_repository::{NewLogin, SessionRepository, StartLoginError};
 pub use token_codec::{TokenCodec, TokenDecodeError};
 pub use user_repository::{CreateUserError, UserRepository};
@@ -36,9 +36,9 @@ pub use id_generator::MockIdGenerator;
 #[cfg(any(test, feature = "mocks"))]
 pub use limits::{MockLoginThrottle, MockRateLimiter};
 #[cfg(any(test, feature = "mocks"))]
-pub use liveness_cache::MockLivenessCache;
-#[cfg(any(test, feature = "mocks"))]
 pub use password_hasher::MockPasswordHasher;
+#[cfg(any(test, feature = "mocks"))]
+pub use principal_store::MockPrincipalStore;
 #[cfg(any(test, feature = "mocks"))]
 pub use session_repository::MockSessionRepository;
 #[cfg(any(test, feature = "mocks"))]

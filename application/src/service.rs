@@ -10,7 +10,7 @@ use domain::{Session, User, UserId};
 use crate::caller::Caller;
 use crate::config::AuthConfig;
 use crate::ports::{
-    AuthEventLog, Clock, IdGenerator, LimitedAction, LivenessCache, LoginThrottle, PasswordHasher,
+    AuthEventLog, Clock, IdGenerator, LimitedAction, LoginThrottle, PasswordHasher, PrincipalStore,
     RateLimitStatus, RateLimiter, SessionRepository, TokenCodec, UserRepository,
 };
 use crate::principal::Principal;
@@ -60,8 +60,8 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// New ids.
     pub ids: Arc<dyn IdGenerator>,
-    /// Recently accepted principals ([`crate::ports::NoLivenessCache`] to switch off).
-    pub liveness: Arc<dyn LivenessCache>,
+    /// Live sessions with their users, for authentication.
+    pub principals: Arc<dyn PrincipalStore>,
 }
 
 impl Ports {
@@ -95,7 +95,6 @@ impl Ports {
             throttle: &*self.throttle,
             clock: &*self.clock,
             ids: &*self.ids,
-            liveness: &*self.liveness,
         }
     }
 
@@ -104,19 +103,17 @@ impl Ports {
             sessions: &*self.sessions,
             clock: &*self.clock,
             ids: &*self.ids,
-            liveness: &*self.liveness,
         }
     }
 
     pub(crate) fn for_authenticate(&self) -> AuthenticatePorts<'_> {
         AuthenticatePorts {
             users: &*self.users,
-            sessions: &*self.sessions,
+            principals: &*self.principals,
             events: &*self.events,
             tokens: &*self.tokens,
             clock: &*self.clock,
             ids: &*self.ids,
-            liveness: &*self.liveness,
         }
     }
 
@@ -138,7 +135,6 @@ impl Ports {
             sessions: &*self.sessions,
             clock: &*self.clock,
             ids: &*self.ids,
-            liveness: &*self.liveness,
         }
     }
 
@@ -150,7 +146,6 @@ impl Ports {
             throttle: &*self.throttle,
             clock: &*self.clock,
             ids: &*self.ids,
-            liveness: &*self.liveness,
         }
     }
 
@@ -162,7 +157,6 @@ impl Ports {
             throttle: &*self.throttle,
             clock: &*self.clock,
             ids: &*self.ids,
-            liveness: &*self.liveness,
         }
     }
 

@@ -9,9 +9,8 @@ use super::{IssuedSession, new_session};
 use crate::caller::Caller;
 use crate::config::AuthConfig;
 use crate::ports::{
-    AuthEventLog, Clock, IdGenerator, LivenessCache, LoginThrottle, NewLogin, PasswordCheck,
-    PasswordHasher, SessionRepository, StartLoginError, ThrottleAttempt, TokenCodec,
-    UserRepository,
+    AuthEventLog, Clock, IdGenerator, LoginThrottle, NewLogin, PasswordCheck, PasswordHasher,
+    SessionRepository, StartLoginError, ThrottleAttempt, TokenCodec, UserRepository,
 };
 
 /// The ports [`log_in`] uses.
@@ -33,8 +32,6 @@ pub struct LogInPorts<'a> {
     pub clock: &'a dyn Clock,
     /// The session's, token's and events' ids.
     pub ids: &'a dyn IdGenerator,
-    /// Forgets the user's stale cached record.
-    pub liveness: &'a dyn LivenessCache,
 }
 
 /// Input of [`log_in`].
@@ -203,8 +200,6 @@ pub async fn log_in(
         ),
     };
     let started = ports.sessions.start(&login).await;
-    // The cached user's `last_login` (and maybe its hash) is now stale.
-    ports.liveness.forget_user(user.id);
     // The write is a compare-and-swap on the hash just verified and on the account being
     // active: a password change or a deactivation that committed since the verification
     // makes this login what it would have been a moment later — a failed one, counted
@@ -265,7 +260,7 @@ mod tests {
     use crate::errors::Unavailable;
     use crate::use_cases::test_support::{
         CALLER_IP, CALLER_USER_AGENT, Captured, Mocks, assert_carries_unavailable, assert_event,
-        caller, capture_events, captured, config, forgets, now, only, taken, unavailable, user,
+        caller, capture_events, captured, config, now, only, taken, unavailable, user,
     };
 
     /// As a client might send it: padded, needlessly quoted, in another case than it
@@ -412,8 +407,6 @@ mod tests {
         let claims = signs_token(&mut mocks);
         let logins = starts_session(&mut mocks);
         mocks.events.expect_record().never();
-        // The cached user's `last_login` is stale once the session is stored.
-        mocks.liveness = Some(forgets(user.id));
         let ports = mocks.into_ports();
 
         let issued = log_in(&ports.for_log_in(), &config(), request(EMAIL))

@@ -17,9 +17,9 @@ use crate::errors::Unavailable;
 use mockall::Sequence;
 
 use crate::ports::{
-    IdGenerator, LivenessCache, MockAuthEventLog, MockClock, MockLivenessCache, MockLoginThrottle,
-    MockPasswordHasher, MockRateLimiter, MockSessionRepository, MockTokenCodec, MockUserRepository,
-    NoLivenessCache, PasswordCheck,
+    IdGenerator, MockAuthEventLog, MockClock, MockLoginThrottle, MockPasswordHasher,
+    MockPrincipalStore, MockRateLimiter, MockSessionRepository, MockTokenCodec, MockUserRepository,
+    PasswordCheck,
 };
 use crate::principal::Principal;
 use crate::service::Ports;
@@ -71,9 +71,7 @@ pub struct Mocks {
     pub tokens: MockTokenCodec,
     pub rate_limiter: MockRateLimiter,
     pub throttle: MockLoginThrottle,
-    /// `None`: a cache that always misses ([`NoLivenessCache`]), for the tests that are
-    /// not about caching.
-    pub liveness: Option<MockLivenessCache>,
+    pub principals: MockPrincipalStore,
 }
 
 impl Default for Mocks {
@@ -90,7 +88,7 @@ impl Default for Mocks {
             tokens: MockTokenCodec::default(),
             rate_limiter: MockRateLimiter::default(),
             throttle: MockLoginThrottle::default(),
-            liveness: None,
+            principals: MockPrincipalStore::default(),
         }
     }
 }
@@ -115,10 +113,7 @@ impl Mocks {
             throttle: Arc::new(self.throttle),
             clock: Arc::new(clock),
             ids: Arc::new(FreshIds),
-            liveness: match self.liveness {
-                Some(mock) => Arc::new(mock) as Arc<dyn LivenessCache>,
-                None => Arc::new(NoLivenessCache),
-            },
+            principals: Arc::new(self.principals),
         }
     }
 }
@@ -134,6 +129,7 @@ pub fn untouchable_ports() -> Ports {
     mocks.users.expect_deactivate().never();
     mocks.sessions.expect_start().never();
     mocks.sessions.expect_find_by_id().never();
+    mocks.principals.expect_load_live().never();
     mocks.sessions.expect_revoke().never();
     mocks.sessions.expect_list_live().never();
     mocks.sessions.expect_revoke_all().never();
@@ -267,20 +263,6 @@ pub fn assert_event(
     );
     assert_eq!(event.created_at, now(), "{event:?}");
     assert_eq!(event.count, 1, "{event:?}");
-}
-
-/// A liveness cache that expects everything cached for `user_id` to be forgotten exactly
-/// once, and is asked nothing else.
-pub fn forgets(user_id: UserId) -> MockLivenessCache {
-    let mut cache = MockLivenessCache::new();
-    cache
-        .expect_forget_user()
-        .withf(move |id| *id == user_id)
-        .times(1)
-        .return_const(());
-    cache.expect_lookup().never();
-    cache.expect_put().never();
-    cache
 }
 
 /// The password the [`principal`]'s stored hash ([`STORED_HASH`]) was made from.

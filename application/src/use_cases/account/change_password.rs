@@ -9,8 +9,7 @@ use super::{Forbidden, ensure_own, record_failure, throttle_password_check};
 use crate::caller::Caller;
 use crate::config::AuthConfig;
 use crate::ports::{
-    AuthEventLog, Clock, IdGenerator, LivenessCache, LoginThrottle, PasswordCheck, PasswordHasher,
-    UserRepository,
+    AuthEventLog, Clock, IdGenerator, LoginThrottle, PasswordCheck, PasswordHasher, UserRepository,
 };
 use crate::principal::Principal;
 
@@ -29,8 +28,6 @@ pub struct ChangePasswordPorts<'a> {
     pub clock: &'a dyn Clock,
     /// The events' ids.
     pub ids: &'a dyn IdGenerator,
-    /// Forgets the revoked sessions.
-    pub liveness: &'a dyn LivenessCache,
 }
 
 /// Input of [`change_password`].
@@ -165,8 +162,6 @@ pub async fn change_password(
                 &event,
             )
             .await;
-        // Forgotten whatever the outcome: a failed call may still have committed.
-        ports.liveness.forget_user(user.id);
         if applied? {
             return Ok(());
         }
@@ -214,7 +209,7 @@ mod tests {
     use super::*;
     use crate::use_cases::test_support::{
         Captured, Mocks, PRINCIPAL_PASSWORD, STORED_HASH, assert_carries_unavailable, assert_event,
-        caller, capture_events, captured, clears_principal_throttle, config, forgets,
+        caller, capture_events, captured, clears_principal_throttle, config,
         nothing_is_hashed_or_stored, now, only, principal, right_password, taken,
         throttles_principal, unavailable, verifies_principal,
     };
@@ -290,8 +285,6 @@ mod tests {
         hashes(&mut mocks, NEW_PASSWORD, None);
         let events = changes(&mut mocks, &principal, true, None);
         mocks.events.expect_record().never();
-        // The other sessions are revoked: this instance must not answer from its cache.
-        mocks.liveness = Some(forgets(principal.user.id));
         let ports = mocks.into_ports();
 
         let result = change_password(

@@ -5,8 +5,7 @@ use domain::{AuthEvent, AuthEventType, EventId, FailureReason, PlaintextPassword
 use super::{Forbidden, ensure_own, record_failure, throttle_password_check};
 use crate::caller::Caller;
 use crate::ports::{
-    AuthEventLog, Clock, IdGenerator, LivenessCache, LoginThrottle, PasswordCheck, PasswordHasher,
-    UserRepository,
+    AuthEventLog, Clock, IdGenerator, LoginThrottle, PasswordCheck, PasswordHasher, UserRepository,
 };
 use crate::principal::Principal;
 
@@ -25,8 +24,6 @@ pub struct DeactivatePorts<'a> {
     pub clock: &'a dyn Clock,
     /// The events' ids.
     pub ids: &'a dyn IdGenerator,
-    /// Forgets the revoked sessions.
-    pub liveness: &'a dyn LivenessCache,
 }
 
 /// Input of [`deactivate`].
@@ -117,8 +114,6 @@ pub async fn deactivate(
         now,
     );
     let deactivated = ports.users.deactivate(user.id, now, &event).await;
-    // Forgotten whatever the outcome: a failed call may still have committed.
-    ports.liveness.forget_user(user.id);
     deactivated?;
     Ok(())
 }
@@ -132,7 +127,7 @@ mod tests {
     use super::*;
     use crate::use_cases::test_support::{
         Captured, Mocks, PRINCIPAL_PASSWORD, assert_carries_unavailable, assert_event, caller,
-        captured, clears_principal_throttle, forgets, now, only, principal, right_password, taken,
+        captured, clears_principal_throttle, now, only, principal, right_password, taken,
         throttles_principal, unavailable, verifies_principal,
     };
     use domain::ThrottleVerdict;
@@ -183,8 +178,6 @@ mod tests {
         let events = deactivates(&mut mocks, &principal, None);
         mocks.hasher.expect_hash().never();
         mocks.events.expect_record().never();
-        // Every session is revoked: this instance must not answer from its cache.
-        mocks.liveness = Some(forgets(principal.user.id));
         let ports = mocks.into_ports();
 
         let result = deactivate(
