@@ -801,3 +801,35 @@ async fn sqlite_answers_503_when_the_write_lock_stays_taken_past_the_statement_t
         StatusCode::CREATED
     );
 }
+
+/// Issue 14.4: every pooled PostgreSQL connection carries the statement timeout and
+/// asks the server for TCP keepalives (gatehouse's own sockets cannot have them: sqlx
+/// 0.9 offers no socket options).
+#[tokio::test]
+async fn postgres_connections_carry_the_statement_timeout_and_server_side_keepalives() {
+    use sea_orm::ConnectionTrait as _;
+    let Some(database) = postgres_database().await else {
+        return;
+    };
+    let pool = adapters::persistence::PoolSettings {
+        statement_timeout_secs: 7,
+        ..adapters::persistence::PoolSettings::default()
+    };
+    let db = adapters::persistence::connect_with(&database.url, pool)
+        .await
+        .expect("connects");
+    let row = db
+        .connection()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT current_setting('statement_timeout'), current_setting('tcp_keepalives_idle'), \
+             current_setting('tcp_keepalives_interval'), current_setting('tcp_keepalives_count')",
+        ))
+        .await
+        .expect("query")
+        .expect("a row");
+    let settings: Vec<String> = (0..4)
+        .map(|i| row.try_get_by_index::<String>(i).expect("text"))
+        .collect();
+    assert_eq!(settings, ["7s", "30", "10", "3"]);
+}

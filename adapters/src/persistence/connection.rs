@@ -273,17 +273,22 @@ fn postgres_session_settings(
     conn: &mut PgConnection,
     statement_timeout: Duration,
 ) -> Pin<Box<dyn Future<Output = Result<(), sea_orm::sqlx::Error>> + Send + '_>> {
+    use sea_orm::sqlx::{AssertSqlSafe, raw_sql};
     Box::pin(async move {
-        let sql = format!(
-            "SET statement_timeout = {}; SET tcp_keepalives_idle = 30; \
-             SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3",
-            statement_timeout.as_millis()
-        );
+        let timeout = format!("SET statement_timeout = {}", statement_timeout.as_millis());
         // Several statements in one simple query: one round trip.
-        sea_orm::sqlx::raw_sql(sea_orm::sqlx::AssertSqlSafe(sql))
-            .execute(conn)
-            .await
-            .map(drop)
+        let all = format!(
+            "{timeout}; SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; \
+             SET tcp_keepalives_count = 3"
+        );
+        if let Err(err) = raw_sql(AssertSqlSafe(all)).execute(&mut *conn).await {
+            // A server on a system without TCP_KEEPIDLE refuses the keepalive settings
+            // (and, in the same implicit transaction, the statement timeout): the
+            // statement timeout alone is what a request cannot do without.
+            tracing::warn!(error = %err, "PostgreSQL refused the TCP keepalive settings");
+            raw_sql(AssertSqlSafe(timeout)).execute(&mut *conn).await?;
+        }
+        Ok(())
     })
 }
 
