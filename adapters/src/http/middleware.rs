@@ -24,7 +24,7 @@ use super::DOC_PATHS;
 use super::client_ip::{ClientIp, TrustedProxies, caller, resolve_client_ip};
 use super::envelope::{ApiError, ErrorCode, FieldError};
 use super::request_id;
-use super::spec_index::SpecIndex;
+use super::route_index::RouteIndex;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -32,8 +32,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// What the outermost layer needs.
 #[derive(Clone)]
 pub struct Layer {
-    /// Routes and schemas from the spec.
-    pub index: Arc<SpecIndex>,
+    /// Routes and request-body schemas from the operations.
+    pub index: Arc<RouteIndex>,
     /// Origins allowed by CORS.
     pub cors_origins: Arc<Vec<String>>,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -162,10 +162,10 @@ fn access_log(method: &Method, route: Option<&str>, status: StatusCode, started:
 }
 
 /// The answer to a CORS preflight from a listed origin: the route's own methods (from
-/// the spec) and the request headers of [`ALLOWED_HEADERS`]. Origins not listed get no CORS
+/// the operations) and the request headers of [`ALLOWED_HEADERS`]. Origins not listed get no CORS
 /// headers at all — their requests are served (or refused) as if CORS did not exist,
 /// and the browser enforces the rest.
-fn preflight(path: &str, index: &SpecIndex) -> Response {
+fn preflight(path: &str, index: &RouteIndex) -> Response {
     let methods = index
         .allowed_methods(path)
         .unwrap_or_else(|| "GET, POST, PUT, DELETE".to_owned());
@@ -188,7 +188,7 @@ fn preflight(path: &str, index: &SpecIndex) -> Response {
 async fn limited<E: Endpoint>(
     ep: &E,
     req: Request,
-    index: &SpecIndex,
+    index: &RouteIndex,
     service: &dyn AuthUseCases,
     body_read_timeout: Duration,
 ) -> Response {
@@ -223,7 +223,7 @@ async fn limited<E: Endpoint>(
 async fn handle<E: Endpoint>(
     ep: &E,
     mut req: Request,
-    index: &SpecIndex,
+    index: &RouteIndex,
     body_read_timeout: Duration,
 ) -> Response {
     let declared = req
@@ -306,7 +306,7 @@ fn framework_error(
     method: &Method,
     path: &str,
     body: &[u8],
-    index: &SpecIndex,
+    index: &RouteIndex,
 ) -> Response {
     if err.is_from_response() {
         return err.into_response();

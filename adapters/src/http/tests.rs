@@ -138,13 +138,16 @@ fn client_with(
     // Signup and login pass the per-IP limit unless a test set its own expectation
     // first (mockall tries expectations in the order they were set).
     service.expect_admit().returning(|_, _| Ok(None));
-    TestClient::new(app(HttpDeps {
-        service: Arc::new(service),
-        readiness: Arc::new(FakeReadiness(ready)),
-        cors_origins,
-        trusted_proxies: crate::http::TrustedProxies::default(),
-        body_read_timeout: std::time::Duration::from_secs(10),
-    }))
+    TestClient::new(
+        app(HttpDeps {
+            service: Arc::new(service),
+            readiness: Arc::new(FakeReadiness(ready)),
+            cors_origins,
+            trusted_proxies: crate::http::TrustedProxies::default(),
+            body_read_timeout: std::time::Duration::from_secs(10),
+        })
+        .expect("the app"),
+    )
 }
 
 /// A mock that must not be called at all.
@@ -1496,7 +1499,7 @@ async fn openapi_json_serves_the_finished_document() {
         answer.header("content-type")
     );
     answer.request_id();
-    assert_eq!(answer.json(), openapi_document());
+    assert_eq!(answer.json(), openapi_document().expect("document"));
 }
 
 #[tokio::test]
@@ -1513,9 +1516,9 @@ async fn openapi_yaml_serves_the_same_document() {
         "{:?}",
         answer.header("content-type")
     );
-    assert_eq!(answer.body, openapi_yaml());
+    assert_eq!(answer.body, openapi_yaml().expect("yaml"));
     let parsed: Value = serde_yaml::from_str(&answer.body).expect("the body is YAML");
-    assert_eq!(parsed, openapi_document());
+    assert_eq!(parsed, openapi_document().expect("document"));
 }
 
 /// The order of the first key of each operation-bearing path in a rendering.
@@ -1530,7 +1533,7 @@ fn path_order(rendered: &str, marker: &str) -> Vec<String> {
 
 #[test]
 fn the_document_names_the_answers_the_http_server_gives_outside_the_envelope() {
-    let document = openapi_document();
+    let document = openapi_document().expect("document");
     let description = document["info"]["description"]
         .as_str()
         .expect("description");
@@ -1558,7 +1561,7 @@ fn the_document_names_the_answers_the_http_server_gives_outside_the_envelope() {
 fn the_document_reads_in_the_order_a_person_works() {
     // Swagger UI lists tags in the order of the top-level `tags` list and operations in
     // the order of `paths`: sign up first, then the rest of auth, the account, operations.
-    let yaml = openapi_yaml();
+    let yaml = openapi_yaml().expect("yaml");
     let paths = path_order(&yaml, "  ");
     assert_eq!(
         paths[..4],
@@ -1572,13 +1575,13 @@ fn the_document_reads_in_the_order_a_person_works() {
     );
     assert_eq!(paths[4], "/api/{user_id}/profile", "{paths:?}");
     assert_eq!(paths[paths.len() - 2..], ["/health", "/ready"], "{paths:?}");
-    let json = super::openapi_json();
+    let json = super::openapi_json().expect("json");
     let json_paths: Vec<String> = path_order(&json, "    \"")
         .into_iter()
         .map(|p| p.trim_end_matches('"').to_owned())
         .collect();
     assert_eq!(json_paths, paths, "JSON and YAML in the same order");
-    let document = openapi_document();
+    let document = openapi_document().expect("document");
     let tags: Vec<&str> = document["tags"]
         .as_array()
         .expect("tags")
@@ -1638,7 +1641,7 @@ async fn docs_serve_swagger_ui_over_the_finished_document() {
         .next()
         .expect("a document follows `let spec =`")
         .expect("the embedded document is JSON");
-    assert_eq!(embedded, openapi_document());
+    assert_eq!(embedded, openapi_document().expect("document"));
     assert!(!embedded.to_string().contains("charset"));
 }
 
@@ -1664,7 +1667,7 @@ fn operations(document: &Value) -> Vec<(String, String, Value)> {
 
 #[test]
 fn the_document_has_exactly_the_contracts_operations_with_full_paths() {
-    let document = openapi_document();
+    let document = openapi_document().expect("document");
     let found: BTreeSet<(String, String, String)> = operations(&document)
         .into_iter()
         .map(|(path, method, op)| {
@@ -1702,7 +1705,7 @@ fn the_document_has_exactly_the_contracts_operations_with_full_paths() {
 
 #[test]
 fn every_operation_has_an_operation_id_tags_a_summary_and_a_description() {
-    for (path, method, op) in operations(&openapi_document()) {
+    for (path, method, op) in operations(&openapi_document().expect("document")) {
         let what = format!("{method} {path}");
         assert!(
             op["operationId"].as_str().is_some_and(|s| !s.is_empty()),
@@ -1727,7 +1730,7 @@ fn every_operation_has_an_operation_id_tags_a_summary_and_a_description() {
 
 #[test]
 fn public_operations_declare_no_security_and_protected_ones_bearer_auth() {
-    for (path, method, op) in operations(&openapi_document()) {
+    for (path, method, op) in operations(&openapi_document().expect("document")) {
         let expected = match op["operationId"].as_str() {
             Some("getHealth" | "getReadiness" | "signUp" | "logIn") => json!([]),
             _ => json!([{ "bearerAuth": [] }]),
@@ -1738,7 +1741,7 @@ fn public_operations_declare_no_security_and_protected_ones_bearer_auth() {
 
 #[test]
 fn every_response_declares_its_headers() {
-    for (path, method, op) in operations(&openapi_document()) {
+    for (path, method, op) in operations(&openapi_document().expect("document")) {
         let responses = op["responses"].as_object().expect("responses");
         assert!(!responses.is_empty(), "{method} {path}");
         for (status, response) in responses {
@@ -1772,7 +1775,7 @@ fn every_response_declares_its_headers() {
 
 #[test]
 fn every_error_response_is_the_error_envelope() {
-    for (path, method, op) in operations(&openapi_document()) {
+    for (path, method, op) in operations(&openapi_document().expect("document")) {
         for (status, response) in op["responses"].as_object().expect("responses") {
             if status.starts_with('4') || status.starts_with('5') {
                 assert_eq!(
@@ -1787,7 +1790,7 @@ fn every_error_response_is_the_error_envelope() {
 
 #[test]
 fn the_document_uses_plain_application_json() {
-    let text = openapi_document().to_string();
+    let text = openapi_document().expect("document").to_string();
     assert!(!text.contains("charset"), "no `; charset=utf-8` media type");
     assert!(text.contains(r#""application/json""#));
 }
@@ -1795,14 +1798,14 @@ fn the_document_uses_plain_application_json() {
 #[test]
 fn the_servers_are_the_root() {
     assert_eq!(
-        openapi_document()["servers"],
+        openapi_document().expect("document")["servers"],
         json!([{ "url": "/", "x-internal": false }])
     );
 }
 
 #[test]
 fn every_operation_declares_413_and_500_with_the_envelope() {
-    let doc = openapi_document();
+    let doc = openapi_document().expect("document");
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("operations") {
             for status in ["413", "500"] {
@@ -1818,7 +1821,7 @@ fn every_operation_declares_413_and_500_with_the_envelope() {
 
 #[test]
 fn a_nullable_reference_points_at_a_schema_that_admits_null() {
-    let doc = openapi_document();
+    let doc = openapi_document().expect("document");
     let schemas = &doc["components"]["schemas"];
     let reason = &schemas["AuthEvent"]["properties"]["failure_reason"];
     assert_eq!(reason["nullable"], true);
@@ -1854,7 +1857,8 @@ async fn a_get_with_a_65_kib_body_answers_413_too() {
 
 #[test]
 fn bearer_auth_is_an_http_bearer_scheme_with_jwt_format() {
-    let scheme = &openapi_document()["components"]["securitySchemes"]["bearerAuth"];
+    let scheme =
+        &openapi_document().expect("document")["components"]["securitySchemes"]["bearerAuth"];
     assert_eq!(scheme["type"], "http", "{scheme}");
     assert_eq!(scheme["scheme"], "bearer", "{scheme}");
     assert_eq!(scheme["bearerFormat"], "JWT", "{scheme}");
