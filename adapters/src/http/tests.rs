@@ -513,42 +513,6 @@ async fn sign_up_with_a_taken_email_answers_409_conflict_email() {
     );
 }
 
-#[tokio::test]
-async fn sign_up_with_an_unexpected_error_answers_500_without_leaking_the_cause() {
-    let cli = signing_up_fails_with(|| SignUpError::Unexpected(plain_error()));
-
-    let answer = sign_up(&cli).await;
-
-    assert_error(
-        &answer,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "INTERNAL_ERROR",
-        "An unexpected error occurred",
-        Value::Null,
-    );
-    assert!(!answer.body.contains("SELECT"), "{}", answer.body);
-    assert!(!answer.body.contains("10.9.8.7"), "{}", answer.body);
-    assert!(answer.header("retry-after").is_none());
-}
-
-#[tokio::test]
-async fn sign_up_with_an_unavailable_dependency_answers_503_with_retry_after() {
-    let cli = signing_up_fails_with(|| SignUpError::Unexpected(unavailable(7)));
-
-    let answer = sign_up(&cli).await;
-
-    assert_error(
-        &answer,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "SERVICE_UNAVAILABLE",
-        "Service temporarily unavailable",
-        Value::Null,
-    );
-    assert_retry_after(&answer, 7);
-    assert!(!answer.body.contains("SELECT"), "{}", answer.body);
-    assert!(!answer.body.contains("database"), "{}", answer.body);
-}
-
 // ---------------------------------------------------------------------------------------
 // logIn
 // ---------------------------------------------------------------------------------------
@@ -667,38 +631,6 @@ async fn a_throttled_log_in_answers_429_with_retry_after() {
         Value::Null,
     );
     assert_retry_after(&answer, 900);
-}
-
-#[tokio::test]
-async fn log_in_with_an_unexpected_error_answers_500_without_leaking_the_cause() {
-    let cli = logging_in_fails_with(|| LogInError::Unexpected(plain_error()));
-
-    let answer = log_in(&cli).await;
-
-    assert_error(
-        &answer,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "INTERNAL_ERROR",
-        "An unexpected error occurred",
-        Value::Null,
-    );
-    assert!(!answer.body.contains("SELECT"), "{}", answer.body);
-}
-
-#[tokio::test]
-async fn log_in_with_an_unavailable_dependency_answers_503_with_retry_after() {
-    let cli = logging_in_fails_with(|| LogInError::Unexpected(unavailable(3)));
-
-    let answer = log_in(&cli).await;
-
-    assert_error(
-        &answer,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "SERVICE_UNAVAILABLE",
-        "Service temporarily unavailable",
-        Value::Null,
-    );
-    assert_retry_after(&answer, 3);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1014,45 +946,85 @@ async fn logout_revokes_the_principals_session_and_answers_200_with_a_message() 
     );
 }
 
-#[tokio::test]
-async fn logout_with_an_unexpected_error_answers_500_or_503_with_retry_after() {
-    let mut mock = authenticating();
-    mock.expect_log_out()
-        .times(1)
-        .returning(|_, _| Err(LogOutError::Unexpected(plain_error())));
-    let cli = client(mock);
-    let answer = send(
-        cli.post("/api/auth/logout")
-            .header(header::AUTHORIZATION, BEARER),
-    )
-    .await;
-    assert_error(
-        &answer,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "INTERNAL_ERROR",
-        "An unexpected error occurred",
-        Value::Null,
-    );
-    assert!(!answer.body.contains("SELECT"), "{}", answer.body);
+/// The operations of this file whose own use case can fail unexpectedly.
+#[derive(Debug, Clone, Copy)]
+enum Fallible {
+    SignUp,
+    LogIn,
+    LogOut,
+}
 
-    let mut mock = authenticating();
-    mock.expect_log_out()
-        .times(1)
-        .returning(|_, _| Err(LogOutError::Unexpected(unavailable(4))));
-    let cli = client(mock);
-    let answer = send(
-        cli.post("/api/auth/logout")
-            .header(header::AUTHORIZATION, BEARER),
-    )
-    .await;
-    assert_error(
-        &answer,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "SERVICE_UNAVAILABLE",
-        "Service temporarily unavailable",
-        Value::Null,
-    );
-    assert_retry_after(&answer, 4);
+impl Fallible {
+    /// A mock whose use case for this operation fails once with `cause()`.
+    fn failing(self, cause: fn() -> anyhow::Error) -> MockAuthUseCases {
+        match self {
+            Self::SignUp => {
+                let mut mock = MockAuthUseCases::new();
+                mock.expect_sign_up()
+                    .times(1)
+                    .returning(move |_| Err(SignUpError::Unexpected(cause())));
+                mock
+            }
+            Self::LogIn => {
+                let mut mock = MockAuthUseCases::new();
+                mock.expect_log_in()
+                    .times(1)
+                    .returning(move |_| Err(LogInError::Unexpected(cause())));
+                mock
+            }
+            Self::LogOut => {
+                let mut mock = authenticating();
+                mock.expect_log_out()
+                    .times(1)
+                    .returning(move |_, _| Err(LogOutError::Unexpected(cause())));
+                mock
+            }
+        }
+    }
+
+    async fn send<E: Endpoint>(self, cli: &TestClient<E>) -> Answer {
+        match self {
+            Self::SignUp => sign_up(cli).await,
+            Self::LogIn => log_in(cli).await,
+            Self::LogOut => {
+                send(
+                    cli.post("/api/auth/logout")
+                        .header(header::AUTHORIZATION, BEARER),
+                )
+                .await
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unexpected_use_case_error_answers_500_or_503_with_retry_after_without_leaking_the_cause()
+ {
+    for op in [Fallible::SignUp, Fallible::LogIn, Fallible::LogOut] {
+        let answer = op.send(&client(op.failing(plain_error))).await;
+        assert_error(
+            &answer,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "An unexpected error occurred",
+            Value::Null,
+        );
+        assert!(!answer.body.contains("SELECT"), "{op:?}: {}", answer.body);
+        assert!(!answer.body.contains("10.9.8.7"), "{op:?}: {}", answer.body);
+        assert!(answer.header("retry-after").is_none(), "{op:?}");
+
+        let answer = op.send(&client(op.failing(|| unavailable(7)))).await;
+        assert_error(
+            &answer,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "Service temporarily unavailable",
+            Value::Null,
+        );
+        assert_retry_after(&answer, 7);
+        assert!(!answer.body.contains("SELECT"), "{op:?}: {}", answer.body);
+        assert!(!answer.body.contains("database"), "{op:?}: {}", answer.body);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
