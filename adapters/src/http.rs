@@ -1,39 +1,23 @@
-//! The HTTP adapter: poem-openapi operations, the error envelope, and the OpenAPI
-//! document with its single post-processing step.
+//! The HTTP adapter: poem-openapi operations (one response enum each, built from the use
+//! case's error), the error envelope for framework errors, and the OpenAPI document with
+//! its post-processing step.
 //!
 //! DTOs stay private to this module tree. The document served at `/openapi.json`,
 //! `/openapi.yaml` and in Swagger UI at `/docs`, and printed by `gatehouse openapi`, all
 //! come from [`openapi_document`], so they cannot drift apart.
 
-/// Maps an [`ApiError`] onto a response enum by status; every enum lists exactly the
-/// statuses its operation can return, so an unlisted one is a bug caught by the tests.
-macro_rules! by_status {
-    ($err:expr, $ty:ident { $($status:pat => $variant:ident $(($header:ident))?),+ $(,)? }) => {{
-        let err: ApiError = $err;
-        let envelope = err.json();
-        match err.status.as_u16() {
-            $($status => $ty::$variant(envelope $(, by_status!(@header err $header))?),)+
-            other => {
-                tracing::error!(status = other, "status not declared for this operation");
-                $ty::Internal(ApiError::internal().json())
-            }
-        }
-    }};
-    (@header $err:ident retry) => { $err.retry_after.unwrap_or(1) };
-    (@header $err:ident challenge) => { $err.www_authenticate.unwrap_or("Bearer").to_owned() };
-}
-
 mod account_api;
 mod auth_api;
 mod client_ip;
 mod envelope;
+mod failures;
 mod middleware;
 mod ops_api;
 mod request_id;
+mod route_index;
 mod security;
 pub mod server;
 mod spec;
-mod spec_index;
 mod types;
 
 use std::sync::Arc;
@@ -50,10 +34,10 @@ pub use client_ip::{TrustedProxies, resolve_client_ip};
 pub use envelope::{ApiError, ErrorCode};
 pub use middleware::MAX_BODY_BYTES;
 pub use ops_api::Readiness;
+/// The routes and request-body checker from the operations' metadata, public so that the
+/// fuzz targets in `fuzz/` can reach it; the app itself builds one in [`app`].
+pub use route_index::RouteIndex;
 pub use spec::{openapi_document, openapi_json, openapi_yaml};
-/// The spec-driven request-body checker, public so that the fuzz targets in `fuzz/` can
-/// reach it; the app itself builds one in [`app`].
-pub use spec_index::SpecIndex;
 
 /// What the HTTP layer needs from the rest of the service.
 pub struct HttpDeps {
@@ -71,19 +55,19 @@ pub struct HttpDeps {
     pub request_timeout: Duration,
 }
 
-/// The whole HTTP application.
-pub fn app(deps: HttpDeps) -> impl Endpoint<Output = Response> {
+/// The whole HTTP application; an error when the OpenAPI document cannot be made.
+pub fn app(deps: HttpDeps) -> anyhow::Result<impl Endpoint<Output = Response>> {
     let service = spec::api_service();
     // Generated once; the JSON and YAML renderings are of this very document.
-    let document = openapi_document();
-    let json = spec::render_json(&document);
-    let yaml = spec::render_yaml(&document);
+    let document = openapi_document()?;
+    let json = spec::render_json(&document)?;
+    let yaml = spec::render_yaml(&document)?;
     // Swagger UI embeds the document; swap poem-openapi's raw one for ours.
     let compact = document.to_string();
     let html = service
         .swagger_ui_html()
         .replacen(&service.spec(), &compact, 1);
-    let index = Arc::new(spec_index::SpecIndex::new(&document));
+    let index = Arc::new(RouteIndex::new());
 
     let docs = Route::new()
         .at("/docs", get(make_sync(move |_| Html(html.clone()))))
@@ -110,7 +94,7 @@ pub fn app(deps: HttpDeps) -> impl Endpoint<Output = Response> {
         readiness: deps.readiness,
     }
     .with(CatchPanic::new().with_handler(middleware::panic_response));
-    middleware::envelope_layer(
+    Ok(middleware::envelope_layer(
         routes,
         middleware::Layer {
             index,
@@ -120,7 +104,7 @@ pub fn app(deps: HttpDeps) -> impl Endpoint<Output = Response> {
             body_read_timeout: deps.body_read_timeout,
             request_timeout: deps.request_timeout,
         },
-    )
+    ))
 }
 
 /// The paths served beside the operations: Swagger UI and the document.

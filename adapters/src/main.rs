@@ -109,9 +109,9 @@ fn emit(text: &str) -> anyhow::Result<()> {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Openapi { json } => emit(&if json {
-            http::openapi_json() + "\n"
+            http::openapi_json()? + "\n"
         } else {
-            http::openapi_yaml()
+            http::openapi_yaml()?
         }),
         Command::GenSecret => emit(&format!("{}\n", bootstrap::generate_secret())),
         Command::Migrate { action } => {

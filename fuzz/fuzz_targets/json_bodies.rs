@@ -1,5 +1,6 @@
-//! Request-body validation: `serde_json::from_slice` plus the spec-driven field checker
-//! (`SpecIndex::body_errors`) on arbitrary bytes, for every operation with a JSON body.
+//! Request-body validation: `serde_json::from_slice` plus the field checker built from
+//! the operations' metadata (`RouteIndex::body_errors`) on arbitrary bytes, for every
+//! operation with a JSON body.
 //!
 //! `body_errors` only runs after the framework refused a body, so it always returns at
 //! least one entry. A body that is not a JSON object is named `body`, alone; for an
@@ -10,11 +11,11 @@
 
 use std::sync::LazyLock;
 
-use adapters::http::{SpecIndex, openapi_document};
+use adapters::http::RouteIndex;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-static INDEX: LazyLock<SpecIndex> = LazyLock::new(|| SpecIndex::new(&openapi_document()));
+static INDEX: LazyLock<RouteIndex> = LazyLock::new(RouteIndex::new);
 
 const CATCH_ALL: &str = "does not match the expected schema";
 const USER: &str = "/api/0194a3b2-7c1d-7e3f-8a9b-0c1d2e3f4a51";

@@ -20,17 +20,20 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use domain::{AuthEvent, AuthEventType, EventId, FailureReason, SessionId, UserId};
 use poem::Request;
-use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
-use super::auth_api::{ApiTags, Authenticated, UserDto, password_violations};
+use super::auth_api::{ApiTags, Authenticated, UserDto};
 use super::client_ip::caller;
-use super::envelope::{ApiError, ErrorCode, ErrorEnvelope, FieldError};
-use super::types::{SecretInput, Timestamp};
+use super::envelope::{ApiError, ErrorCode, FieldError};
+use super::failures::{
+    Envelope, Unexpected, envelope_of, error, forbidden, password_violations, rate_limited,
+    shared_variants, wrong_password,
+};
+use super::types::{Cursor, SecretInput, Timestamp};
 
 /// An open session.
 #[derive(Debug, Object)]
@@ -43,8 +46,10 @@ pub struct SessionDto {
     /// When it (and its token) expires.
     pub expires_at: Timestamp,
     /// The client IP it was opened from.
+    #[oai(validator(pattern = r"^[0-9A-Fa-f.:]+$", max_length = 45))]
     pub ip_address: Option<String>,
     /// The user agent it was opened with (at most 500 characters).
+    #[oai(validator(max_length = 500))]
     pub user_agent: Option<String>,
     /// `true` for the session of the token making this request.
     pub current: bool,
@@ -124,13 +129,16 @@ pub struct AuthEventDto {
     /// Why it failed; `null` on success.
     pub failure_reason: Option<FailureReasonDto>,
     /// The client IP.
+    #[oai(validator(pattern = r"^[0-9A-Fa-f.:]+$", max_length = 45))]
     pub ip_address: Option<String>,
     /// The client's user agent (at most 500 characters).
+    #[oai(validator(max_length = 500))]
     pub user_agent: Option<String>,
     /// When it happened.
     pub created_at: Timestamp,
     /// How many identical events this entry stands for (repeats from one source within
     /// a minute are counted, not stored again); at least 1.
+    #[oai(validator(minimum(value = "1")))]
     pub count: u32,
 }
 
@@ -138,9 +146,11 @@ pub struct AuthEventDto {
 #[derive(Debug, Object)]
 pub struct AuthEventList {
     /// Events, newest first.
+    // `limit` is at most 100.
+    #[oai(validator(max_items = 100))]
     pub data: Vec<AuthEventDto>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
+    pub next_cursor: Option<Cursor>,
 }
 
 /// `PUT /api/{user_id}/password` body.
@@ -223,157 +233,289 @@ pub fn decode_cursor(raw: &str) -> Option<EventCursor> {
     })
 }
 
-fn forbidden(_: Forbidden) -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        ErrorCode::AuthForbidden,
-        "Access denied",
-    )
-}
-
-fn wrong_password() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        ErrorCode::AuthFailed,
-        "Invalid credentials",
-    )
-}
-
-/// A read or revoke-all on the caller's account failed.
-#[derive(ApiResponse)]
-pub enum AccountFailure {
-    /// `VALIDATION_ERROR`: a path or query parameter is malformed (`details.fields`
-    /// names it).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorEnvelope>),
-    /// `AUTH_MISSING`, `AUTH_INVALID`, `AUTH_EXPIRED`, `AUTH_INVALID_CLAIMS` or
-    /// `AUTH_REVOKED`.
-    #[oai(status = 401)]
-    Unauthorized(
-        Json<ErrorEnvelope>,
-        #[oai(header = "WWW-Authenticate")] String,
-    ),
-    /// `AUTH_FORBIDDEN`: `user_id` is not the caller's (checked before any lookup).
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorEnvelope>),
-    /// `INTERNAL_ERROR`.
-    #[oai(status = 500)]
-    Internal(Json<ErrorEnvelope>),
-    /// `SERVICE_UNAVAILABLE`: the database is unreachable.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
-}
-
-/// Revoking one session failed.
-#[derive(ApiResponse)]
-pub enum RevokeSessionFailure {
-    /// `VALIDATION_ERROR`: a path parameter is not a UUID.
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorEnvelope>),
-    /// `AUTH_MISSING`, `AUTH_INVALID`, `AUTH_EXPIRED`, `AUTH_INVALID_CLAIMS` or
-    /// `AUTH_REVOKED`.
-    #[oai(status = 401)]
-    Unauthorized(
-        Json<ErrorEnvelope>,
-        #[oai(header = "WWW-Authenticate")] String,
-    ),
-    /// `AUTH_FORBIDDEN`: `user_id` is not the caller's.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorEnvelope>),
-    /// `NOT_FOUND`: no live session with this id belongs to the caller (unknown,
-    /// another user's, already revoked or expired).
-    #[oai(status = 404)]
-    NotFound(Json<ErrorEnvelope>),
-    /// `INTERNAL_ERROR`.
-    #[oai(status = 500)]
-    Internal(Json<ErrorEnvelope>),
-    /// `SERVICE_UNAVAILABLE`: the database is unreachable.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
-}
-
-/// A password-confirmed change failed.
-#[derive(ApiResponse)]
-pub enum PasswordFailure {
-    /// `VALIDATION_ERROR` (malformed body or path) or, for a password change,
-    /// `VALIDATION_PASSWORD` listing every broken rule of the new password.
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorEnvelope>),
-    /// `AUTH_MISSING`, `AUTH_INVALID`, `AUTH_EXPIRED`, `AUTH_INVALID_CLAIMS` or
-    /// `AUTH_REVOKED`.
-    #[oai(status = 401)]
-    Unauthorized(
-        Json<ErrorEnvelope>,
-        #[oai(header = "WWW-Authenticate")] String,
-    ),
-    /// `AUTH_FORBIDDEN` (`user_id` is not the caller's) or `AUTH_FAILED` (the password
-    /// is wrong — 403, not 401: the token is still valid; nothing changed).
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorEnvelope>),
-    /// `PAYLOAD_TOO_LARGE`: the body is over 64 KiB.
-    #[oai(status = 413)]
-    PayloadTooLarge(Json<ErrorEnvelope>),
-    /// `UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`.
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorEnvelope>),
-    /// `RATE_LIMIT_EXCEEDED`: the account is throttled after too many failed password
-    /// checks.
-    #[oai(status = 429)]
-    TooManyRequests(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
-    /// `INTERNAL_ERROR`.
-    #[oai(status = 500)]
-    Internal(Json<ErrorEnvelope>),
-    /// `SERVICE_UNAVAILABLE`: the database is unreachable or hashing is saturated.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
-}
-
-/// The profile.
+/// `GET /api/{user_id}/profile` answers.
 #[derive(ApiResponse)]
 pub enum ProfileResponse {
     /// The caller's account.
     #[oai(status = 200)]
     Ok(Json<UserDto>),
+    /// `VALIDATION_ERROR`: a path parameter is not a UUID (`details.fields` names it).
+    #[oai(status = 400)]
+    BadRequest(Envelope),
+    /// `AUTH_MISSING`, `AUTH_INVALID`, `AUTH_EXPIRED`, `AUTH_INVALID_CLAIMS` or
+    /// `AUTH_REVOKED`.
+    #[oai(status = 401)]
+    Unauthorized(Envelope, #[oai(header = "WWW-Authenticate")] String),
+    /// `AUTH_FORBIDDEN`: `user_id` is not the caller's (checked before any lookup).
+    #[oai(status = 403)]
+    Forbidden(Envelope),
+    /// `INTERNAL_ERROR`.
+    #[oai(status = 500)]
+    Internal(Envelope),
+    /// `SERVICE_UNAVAILABLE`: the database is unreachable.
+    #[oai(status = 503)]
+    Unavailable(Envelope, #[oai(header = "Retry-After")] u64),
 }
 
-/// The security log.
+impl From<Forbidden> for ProfileResponse {
+    fn from(_: Forbidden) -> Self {
+        Self::Forbidden(forbidden())
+    }
+}
+
+/// `GET /api/{user_id}/auth-events` answers.
 #[derive(ApiResponse)]
-pub enum AuthEventsResponse {
+pub enum ListAuthEventsResponse {
     /// One page, newest first.
     #[oai(status = 200)]
     Ok(Json<AuthEventList>),
+    /// `VALIDATION_ERROR`: a path or query parameter is malformed (`details.fields`
+    /// names it).
+    #[oai(status = 400)]
+    BadRequest(Envelope),
+    /// `AUTH_MISSING`, `AUTH_INVALID`, `AUTH_EXPIRED`, `AUTH_INVALID_CLAIMS` or
+    /// `AUTH_REVOKED`.
+    #[oai(status = 401)]
+    Unauthorized(Envelope, #[oai(header = "WWW-Authenticate")] String),
+    /// `AUTH_FORBIDDEN`: `user_id` is not the caller's (checked before any lookup).
+    #[oai(status = 403)]
+    Forbidden(Envelope),
+    /// `INTERNAL_ERROR`.
+    #[oai(status = 500)]
+    Internal(Envelope),
+    /// `SERVICE_UNAVAILABLE`: the database is unreachable.
+    #[oai(status = 503)]
+    Unavailable(Envelope, #[oai(header = "Retry-After")] u64),
 }
 
-/// The sessions.
+impl From<ListAuthEventsError> for ListAuthEventsResponse {
+    fn from(err: ListAuthEventsError) -> Self {
+        match err {
+            ListAuthEventsError::Forbidden(_) => Self::Forbidden(forbidden()),
+            ListAuthEventsError::Unexpected(e) => Unexpected::of(&e).into(),
+        }
+    }
+}
+
+/// `GET /api/{user_id}/sessions` answers.
 #[derive(ApiResponse)]
-pub enum SessionsResponse {
+pub enum ListSessionsResponse {
     /// The caller's live sessions.
     #[oai(status = 200)]
     Ok(Json<SessionList>),
+    /// `VALIDATION_ERROR`: a path parameter is not a UUID (`details.fields` names it).
+    #[oai(status = 400)]
+    BadRequest(Envelope),
+    /// `AUTH_MISSING`, `AUTH_INVALID`, `AUTH_EXPIRED`, `AUTH_INVALID_CLAIMS` or
+    /// `AUTH_REVOKED`.
+    #[oai(status = 401)]
+    Unauthorized(Envelope, #[oai(header = "WWW-Authenticate")] String),
+    /// `AUTH_FORBIDDEN`: `user_id` is not the caller's (checked before any lookup).
+    #[oai(status = 403)]
+    Forbidden(Envelope),
+    /// `INTERNAL_ERROR`.
+    #[oai(status = 500)]
+    Internal(Envelope),
+    /// `SERVICE_UNAVAILABLE`: the database is unreachable.
+    #[oai(status = 503)]
+    Unavailable(Envelope, #[oai(header = "Retry-After")] u64),
 }
 
-/// Done, nothing to return.
+impl From<ListSessionsError> for ListSessionsResponse {
+    fn from(err: ListSessionsError) -> Self {
+        match err {
+            ListSessionsError::Forbidden(_) => Self::Forbidden(forbidden()),
+            ListSessionsError::Unexpected(e) => Unexpected::of(&e).into(),
+        }
+    }
+}
+
+/// `DELETE /api/{user_id}/sessions/{session_id}` answers.
 #[derive(ApiResponse)]
-pub enum NoContent {
+pub enum RevokeSessionResponse {
     /// Done.
     #[oai(status = 204)]
     Done,
+    /// `VALIDATION_ERROR`: a path parameter is not a UUID.
+    #[oai(status = 400)]
+    BadRequest(Envelope),
+    /// `AUTH_MISSING`, `AUTH_INVALID`, `AUTH_EXPIRED`, `AUTH_INVALID_CLAIMS` or
+    /// `AUTH_REVOKED`.
+    #[oai(status = 401)]
+    Unauthorized(Envelope, #[oai(header = "WWW-Authenticate")] String),
+    /// `AUTH_FORBIDDEN`: `user_id` is not the caller's.
+    #[oai(status = 403)]
+    Forbidden(Envelope),
+    /// `NOT_FOUND`: no live session with this id belongs to the caller (unknown,
+    /// another user's, already revoked or expired).
+    #[oai(status = 404)]
+    NotFound(Envelope),
+    /// `INTERNAL_ERROR`.
+    #[oai(status = 500)]
+    Internal(Envelope),
+    /// `SERVICE_UNAVAILABLE`: the database is unreachable.
+    #[oai(status = 503)]
+    Unavailable(Envelope, #[oai(header = "Retry-After")] u64),
 }
 
-fn account_failure(api: ApiError) -> AccountFailure {
-    by_status!(api, AccountFailure {
-        400 => BadRequest, 401 => Unauthorized(challenge), 403 => Forbidden,
-        500 => Internal, 503 => Unavailable(retry),
-    })
+impl From<RevokeSessionError> for RevokeSessionResponse {
+    fn from(err: RevokeSessionError) -> Self {
+        match err {
+            RevokeSessionError::Forbidden(_) => Self::Forbidden(forbidden()),
+            RevokeSessionError::NotFound => {
+                Self::NotFound(error(ErrorCode::NotFound, "Resource not found"))
+            }
+            RevokeSessionError::Unexpected(e) => Unexpected::of(&e).into(),
+        }
+    }
 }
 
-fn password_failure(api: ApiError) -> PasswordFailure {
-    by_status!(api, PasswordFailure {
-        400 => BadRequest, 401 => Unauthorized(challenge), 403 => Forbidden,
-        413 => PayloadTooLarge, 415 => UnsupportedMediaType, 429 => TooManyRequests(retry),
-        500 => Internal, 503 => Unavailable(retry),
-    })
+/// `DELETE /api/{user_id}/sessions` answers.
+#[derive(ApiResponse)]
+pub enum RevokeAllSessionsResponse {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+    /// `VALIDATION_ERROR`: a path parameter is not a UUID (`details.fields` names it).
+    #[oai(status = 400)]
+    BadRequest(Envelope),
+    /// `AUTH_MISSING`, `AUTH_INVALID`, `AUTH_EXPIRED`, `AUTH_INVALID_CLAIMS` or
+    /// `AUTH_REVOKED`.
+    #[oai(status = 401)]
+    Unauthorized(Envelope, #[oai(header = "WWW-Authenticate")] String),
+    /// `AUTH_FORBIDDEN`: `user_id` is not the caller's (checked before any lookup).
+    #[oai(status = 403)]
+    Forbidden(Envelope),
+    /// `INTERNAL_ERROR`.
+    #[oai(status = 500)]
+    Internal(Envelope),
+    /// `SERVICE_UNAVAILABLE`: the database is unreachable.
+    #[oai(status = 503)]
+    Unavailable(Envelope, #[oai(header = "Retry-After")] u64),
 }
+
+impl From<RevokeAllSessionsError> for RevokeAllSessionsResponse {
+    fn from(err: RevokeAllSessionsError) -> Self {
+        match err {
+            RevokeAllSessionsError::Forbidden(_) => Self::Forbidden(forbidden()),
+            RevokeAllSessionsError::Unexpected(e) => Unexpected::of(&e).into(),
+        }
+    }
+}
+
+/// `PUT /api/{user_id}/password` answers.
+#[derive(ApiResponse)]
+pub enum ChangePasswordResponse {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+    /// `VALIDATION_ERROR` (malformed body or path) or `VALIDATION_PASSWORD` listing every
+    /// broken rule of the new password.
+    #[oai(status = 400)]
+    BadRequest(Envelope),
+    /// `AUTH_MISSING`, `AUTH_INVALID`, `AUTH_EXPIRED`, `AUTH_INVALID_CLAIMS` or
+    /// `AUTH_REVOKED`.
+    #[oai(status = 401)]
+    Unauthorized(Envelope, #[oai(header = "WWW-Authenticate")] String),
+    /// `AUTH_FORBIDDEN` (`user_id` is not the caller's) or `AUTH_FAILED` (the current
+    /// password is wrong — 403, not 401: the token is still valid; nothing changed).
+    #[oai(status = 403)]
+    Forbidden(Envelope),
+    /// `PAYLOAD_TOO_LARGE`: the body is over 64 KiB.
+    #[oai(status = 413)]
+    #[allow(dead_code)] // answered by the outermost layer (middleware)
+    PayloadTooLarge(Envelope),
+    /// `UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`.
+    #[oai(status = 415)]
+    #[allow(dead_code)] // answered by the outermost layer (middleware)
+    UnsupportedMediaType(Envelope),
+    /// `RATE_LIMIT_EXCEEDED`: the account is throttled after too many failed password
+    /// checks.
+    #[oai(status = 429)]
+    TooManyRequests(Envelope, #[oai(header = "Retry-After")] u64),
+    /// `INTERNAL_ERROR`.
+    #[oai(status = 500)]
+    Internal(Envelope),
+    /// `SERVICE_UNAVAILABLE`: the database is unreachable or hashing is saturated.
+    #[oai(status = 503)]
+    Unavailable(Envelope, #[oai(header = "Retry-After")] u64),
+}
+
+impl From<ChangePasswordError> for ChangePasswordResponse {
+    fn from(err: ChangePasswordError) -> Self {
+        match err {
+            ChangePasswordError::Forbidden(_) => Self::Forbidden(forbidden()),
+            ChangePasswordError::InvalidCredentials => Self::Forbidden(wrong_password()),
+            ChangePasswordError::WeakPassword(v) => Self::BadRequest(password_violations(&v)),
+            ChangePasswordError::Throttled { retry_after_secs } => {
+                let (envelope, retry_after) = rate_limited(retry_after_secs);
+                Self::TooManyRequests(envelope, retry_after)
+            }
+            ChangePasswordError::Unexpected(e) => Unexpected::of(&e).into(),
+        }
+    }
+}
+
+/// `DELETE /api/{user_id}` answers.
+#[derive(ApiResponse)]
+pub enum DeactivateResponse {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+    /// `VALIDATION_ERROR`: the body is malformed or a path parameter is not a UUID.
+    #[oai(status = 400)]
+    BadRequest(Envelope),
+    /// `AUTH_MISSING`, `AUTH_INVALID`, `AUTH_EXPIRED`, `AUTH_INVALID_CLAIMS` or
+    /// `AUTH_REVOKED`.
+    #[oai(status = 401)]
+    Unauthorized(Envelope, #[oai(header = "WWW-Authenticate")] String),
+    /// `AUTH_FORBIDDEN` (`user_id` is not the caller's) or `AUTH_FAILED` (the password
+    /// is wrong — 403, not 401: the token is still valid; nothing changed).
+    #[oai(status = 403)]
+    Forbidden(Envelope),
+    /// `PAYLOAD_TOO_LARGE`: the body is over 64 KiB.
+    #[oai(status = 413)]
+    #[allow(dead_code)] // answered by the outermost layer (middleware)
+    PayloadTooLarge(Envelope),
+    /// `UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`.
+    #[oai(status = 415)]
+    #[allow(dead_code)] // answered by the outermost layer (middleware)
+    UnsupportedMediaType(Envelope),
+    /// `RATE_LIMIT_EXCEEDED`: the account is throttled after too many failed password
+    /// checks.
+    #[oai(status = 429)]
+    TooManyRequests(Envelope, #[oai(header = "Retry-After")] u64),
+    /// `INTERNAL_ERROR`.
+    #[oai(status = 500)]
+    Internal(Envelope),
+    /// `SERVICE_UNAVAILABLE`: the database is unreachable or hashing is saturated.
+    #[oai(status = 503)]
+    Unavailable(Envelope, #[oai(header = "Retry-After")] u64),
+}
+
+impl From<DeactivateError> for DeactivateResponse {
+    fn from(err: DeactivateError) -> Self {
+        match err {
+            DeactivateError::Forbidden(_) => Self::Forbidden(forbidden()),
+            DeactivateError::InvalidCredentials => Self::Forbidden(wrong_password()),
+            DeactivateError::Throttled { retry_after_secs } => {
+                let (envelope, retry_after) = rate_limited(retry_after_secs);
+                Self::TooManyRequests(envelope, retry_after)
+            }
+            DeactivateError::Unexpected(e) => Unexpected::of(&e).into(),
+        }
+    }
+}
+
+shared_variants!(;
+    ProfileResponse,
+    ListAuthEventsResponse,
+    ListSessionsResponse,
+    RevokeSessionResponse,
+    RevokeAllSessionsResponse,
+    ChangePasswordResponse,
+    DeactivateResponse,
+);
 
 /// The `/api/{user_id}/…` operations.
 pub struct AccountApi;
@@ -391,14 +533,14 @@ impl AccountApi {
     )]
     async fn get_profile(
         &self,
-        auth: Authenticated,
+        auth: Authenticated<ProfileResponse>,
         /// The caller's user id.
         user_id: Path<Uuid>,
         service: Data<&Arc<dyn AuthUseCases>>,
-    ) -> Result<ProfileResponse, AccountFailure> {
+    ) -> ProfileResponse {
         match service.get_profile(&auth.0, UserId::from_uuid(user_id.0)) {
-            Ok(user) => Ok(ProfileResponse::Ok(Json(UserDto::from(&user)))),
-            Err(e) => Err(account_failure(forbidden(e))),
+            Ok(user) => ProfileResponse::Ok(Json(UserDto::from(&user))),
+            Err(err) => err.into(),
         }
     }
 
@@ -416,25 +558,27 @@ impl AccountApi {
     )]
     async fn list_auth_events(
         &self,
-        auth: Authenticated,
+        auth: Authenticated<ListAuthEventsResponse>,
         /// The caller's user id.
         user_id: Path<Uuid>,
         /// Page size, 1–100 (default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Cursor>>,
         service: Data<&Arc<dyn AuthUseCases>>,
-    ) -> Result<AuthEventsResponse, AccountFailure> {
-        let after = match cursor.0.as_deref() {
+    ) -> ListAuthEventsResponse {
+        let after = match cursor.0 {
             None => None,
-            Some(raw) => match decode_cursor(raw) {
+            Some(Cursor(raw)) => match decode_cursor(&raw) {
                 Some(c) => Some(c),
                 None => {
-                    return Err(account_failure(ApiError::validation(vec![FieldError {
-                        field: "cursor".into(),
-                        message: "is not a cursor this API returned".into(),
-                    }])));
+                    return ListAuthEventsResponse::BadRequest(envelope_of(&ApiError::validation(
+                        vec![FieldError {
+                            field: "cursor".into(),
+                            message: "is not a cursor this API returned".into(),
+                        }],
+                    )));
                 }
             },
         };
@@ -444,14 +588,11 @@ impl AccountApi {
             limit: limit.0.unwrap_or(DEFAULT_PAGE),
         };
         match service.list_auth_events(&auth.0, request).await {
-            Ok(page) => Ok(AuthEventsResponse::Ok(Json(AuthEventList {
-                next_cursor: page.next.as_ref().map(encode_cursor),
+            Ok(page) => ListAuthEventsResponse::Ok(Json(AuthEventList {
+                next_cursor: page.next.as_ref().map(|c| Cursor(encode_cursor(c))),
                 data: page.events.into_iter().map(event_dto).collect(),
-            }))),
-            Err(ListAuthEventsError::Forbidden(e)) => Err(account_failure(forbidden(e))),
-            Err(ListAuthEventsError::Unexpected(e)) => {
-                Err(account_failure(ApiError::unexpected(&e)))
-            }
+            })),
+            Err(err) => err.into(),
         }
     }
 
@@ -466,17 +607,17 @@ impl AccountApi {
     )]
     async fn list_sessions(
         &self,
-        auth: Authenticated,
+        auth: Authenticated<ListSessionsResponse>,
         /// The caller's user id.
         user_id: Path<Uuid>,
         service: Data<&Arc<dyn AuthUseCases>>,
-    ) -> Result<SessionsResponse, AccountFailure> {
+    ) -> ListSessionsResponse {
         let current = auth.0.session.id;
         match service
             .list_sessions(&auth.0, UserId::from_uuid(user_id.0))
             .await
         {
-            Ok(sessions) => Ok(SessionsResponse::Ok(Json(SessionList {
+            Ok(sessions) => ListSessionsResponse::Ok(Json(SessionList {
                 data: sessions
                     .into_iter()
                     .map(|s| SessionDto {
@@ -488,9 +629,8 @@ impl AccountApi {
                         current: s.id == current,
                     })
                     .collect(),
-            }))),
-            Err(ListSessionsError::Forbidden(e)) => Err(account_failure(forbidden(e))),
-            Err(ListSessionsError::Unexpected(e)) => Err(account_failure(ApiError::unexpected(&e))),
+            })),
+            Err(err) => err.into(),
         }
     }
 
@@ -507,33 +647,23 @@ impl AccountApi {
     )]
     async fn revoke_session(
         &self,
-        auth: Authenticated,
+        auth: Authenticated<RevokeSessionResponse>,
         /// The caller's user id.
         user_id: Path<Uuid>,
         /// The session to revoke.
         session_id: Path<Uuid>,
         service: Data<&Arc<dyn AuthUseCases>>,
         req: &Request,
-    ) -> Result<NoContent, RevokeSessionFailure> {
+    ) -> RevokeSessionResponse {
         let request = RevokeSessionRequest {
             user_id: UserId::from_uuid(user_id.0),
             session_id: SessionId::from_uuid(session_id.0),
             caller: caller(req),
         };
-        let api = match service.revoke_session(&auth.0, request).await {
-            Ok(()) => return Ok(NoContent::Done),
-            Err(RevokeSessionError::Forbidden(e)) => forbidden(e),
-            Err(RevokeSessionError::NotFound) => ApiError::new(
-                StatusCode::NOT_FOUND,
-                ErrorCode::NotFound,
-                "Resource not found",
-            ),
-            Err(RevokeSessionError::Unexpected(e)) => ApiError::unexpected(&e),
-        };
-        Err(by_status!(api, RevokeSessionFailure {
-            400 => BadRequest, 401 => Unauthorized(challenge), 403 => Forbidden,
-            404 => NotFound, 500 => Internal, 503 => Unavailable(retry),
-        }))
+        match service.revoke_session(&auth.0, request).await {
+            Ok(()) => RevokeSessionResponse::Done,
+            Err(err) => err.into(),
+        }
     }
 
     /// Revoke all sessions
@@ -548,21 +678,18 @@ impl AccountApi {
     )]
     async fn revoke_all_sessions(
         &self,
-        auth: Authenticated,
+        auth: Authenticated<RevokeAllSessionsResponse>,
         /// The caller's user id.
         user_id: Path<Uuid>,
         service: Data<&Arc<dyn AuthUseCases>>,
         req: &Request,
-    ) -> Result<NoContent, AccountFailure> {
+    ) -> RevokeAllSessionsResponse {
         match service
             .revoke_all_sessions(&auth.0, UserId::from_uuid(user_id.0), &caller(req))
             .await
         {
-            Ok(_) => Ok(NoContent::Done),
-            Err(RevokeAllSessionsError::Forbidden(e)) => Err(account_failure(forbidden(e))),
-            Err(RevokeAllSessionsError::Unexpected(e)) => {
-                Err(account_failure(ApiError::unexpected(&e)))
-            }
+            Ok(_) => RevokeAllSessionsResponse::Done,
+            Err(err) => err.into(),
         }
     }
 
@@ -581,13 +708,13 @@ impl AccountApi {
     )]
     async fn change_password(
         &self,
-        auth: Authenticated,
+        auth: Authenticated<ChangePasswordResponse>,
         /// The caller's user id.
         user_id: Path<Uuid>,
         body: Json<ChangePasswordBody>,
         service: Data<&Arc<dyn AuthUseCases>>,
         req: &Request,
-    ) -> Result<NoContent, PasswordFailure> {
+    ) -> ChangePasswordResponse {
         let Json(body) = body;
         let request = ChangePasswordRequest {
             user_id: UserId::from_uuid(user_id.0),
@@ -595,17 +722,10 @@ impl AccountApi {
             new_password: body.new_password.0,
             caller: caller(req),
         };
-        let api = match service.change_password(&auth.0, request).await {
-            Ok(()) => return Ok(NoContent::Done),
-            Err(ChangePasswordError::Forbidden(e)) => forbidden(e),
-            Err(ChangePasswordError::InvalidCredentials) => wrong_password(),
-            Err(ChangePasswordError::WeakPassword(v)) => password_violations(&v),
-            Err(ChangePasswordError::Throttled { retry_after_secs }) => {
-                ApiError::rate_limited(retry_after_secs)
-            }
-            Err(ChangePasswordError::Unexpected(e)) => ApiError::unexpected(&e),
-        };
-        Err(password_failure(api))
+        match service.change_password(&auth.0, request).await {
+            Ok(()) => ChangePasswordResponse::Done,
+            Err(err) => err.into(),
+        }
     }
 
     /// Deactivate account
@@ -622,28 +742,22 @@ impl AccountApi {
     )]
     async fn deactivate(
         &self,
-        auth: Authenticated,
+        auth: Authenticated<DeactivateResponse>,
         /// The caller's user id.
         user_id: Path<Uuid>,
         body: Json<DeactivateBody>,
         service: Data<&Arc<dyn AuthUseCases>>,
         req: &Request,
-    ) -> Result<NoContent, PasswordFailure> {
+    ) -> DeactivateResponse {
         let Json(body) = body;
         let request = DeactivateRequest {
             user_id: UserId::from_uuid(user_id.0),
             password: body.password.0,
             caller: caller(req),
         };
-        let api = match service.deactivate(&auth.0, request).await {
-            Ok(()) => return Ok(NoContent::Done),
-            Err(DeactivateError::Forbidden(e)) => forbidden(e),
-            Err(DeactivateError::InvalidCredentials) => wrong_password(),
-            Err(DeactivateError::Throttled { retry_after_secs }) => {
-                ApiError::rate_limited(retry_after_secs)
-            }
-            Err(DeactivateError::Unexpected(e)) => ApiError::unexpected(&e),
-        };
-        Err(password_failure(api))
+        match service.deactivate(&auth.0, request).await {
+            Ok(()) => DeactivateResponse::Done,
+            Err(err) => err.into(),
+        }
     }
 }

@@ -3,15 +3,15 @@
 //! Handlers translate DTOs to use-case requests and each use case's error enum to the
 //! operation's response enum with an exhaustive `match`; they hold no rules of their own.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use application::{
     AuthUseCases, AuthenticateError, AuthenticateRequest, IssuedSession, LogInError, LogInRequest,
     LogOutError, Principal, SignUpError, SignUpRequest,
 };
-use domain::{PasswordPolicyViolation, User};
+use domain::User;
 use poem::Request;
-use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::registry::Registry;
@@ -23,11 +23,13 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::client_ip::caller;
-use super::envelope::{
-    ApiError, ErrorCode, ErrorDetails, ErrorEnvelope, PasswordRuleViolation, PasswordViolations,
+use super::envelope::ErrorCode;
+use super::failures::{
+    Envelope, Refusal, RefusesTokens, Unexpected, error, invalid_email, password_violations,
+    rate_limited, refusal, shared_variants, unauthorized,
 };
 use super::security::presented_token;
-use super::types::{SecretInput, Timestamp};
+use super::types::{Email, SecretInput, Timestamp, TokenType};
 
 /// Operation groups in the spec.
 #[derive(Tags)]
@@ -53,7 +55,7 @@ pub struct Credentials {
     /// its punycode (IDNA) all name the same account. At signup the address is kept as
     /// typed (trimmed): that is where mail goes and what `email` shows afterwards;
     /// signing up again in another form is `CONFLICT_EMAIL`. At login any form works.
-    pub email: String,
+    pub email: Email,
     /// The password. At login, the account's password. At signup it must meet the
     /// password policy, every rule of which is checked and reported at once
     /// (`VALIDATION_PASSWORD` lists each broken `rule`): under the default policy
@@ -71,12 +73,18 @@ pub struct AuthResponse {
     pub user_id: Uuid,
     /// The user's email as typed at signup (trimmed; case and form kept), whatever form
     /// was used to log in.
-    pub email: String,
+    pub email: Email,
     /// The access token (a JWT); send it as `Authorization: Bearer <token>`.
+    // Tokens over 8 KiB are refused before they are parsed (contract).
+    #[oai(validator(
+        pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$",
+        max_length = 8192
+    ))]
     pub token: String,
     /// Always `Bearer`.
-    pub token_type: String,
+    pub token_type: TokenType,
     /// Seconds until the token expires.
+    #[oai(validator(minimum(value = "1")))]
     pub expires_in: i64,
     /// When the token (and its session) expires.
     pub expires_at: Timestamp,
@@ -92,7 +100,7 @@ pub struct UserDto {
     pub user_id: Uuid,
     /// The email as typed at signup (trimmed; case and form kept). Accounts created
     /// before addresses were kept as typed show it lowercased.
-    pub email: String,
+    pub email: Email,
     /// When the account was created.
     pub created_at: Timestamp,
     /// The last successful login or signup; `null` if none.
@@ -105,6 +113,7 @@ pub struct UserDto {
 #[derive(Debug, Object)]
 pub struct MessageResponse {
     /// What happened.
+    #[oai(validator(max_length = 1000))]
     pub message: String,
 }
 
@@ -112,7 +121,7 @@ impl From<&User> for UserDto {
     fn from(user: &User) -> Self {
         Self {
             user_id: user.id.as_uuid(),
-            email: user.email.as_str().to_owned(),
+            email: Email(user.email.as_str().to_owned()),
             created_at: Timestamp(user.created_at),
             last_login: user.last_login.map(Timestamp),
             is_active: user.is_active,
@@ -123,9 +132,9 @@ impl From<&User> for UserDto {
 fn auth_response(issued: IssuedSession) -> AuthResponse {
     AuthResponse {
         user_id: issued.user.id.as_uuid(),
-        email: issued.user.email.as_str().to_owned(),
+        email: Email(issued.user.email.as_str().to_owned()),
         token: issued.token.expose_secret().to_owned(),
-        token_type: "Bearer".into(),
+        token_type: TokenType("Bearer".into()),
         expires_in: issued.expires_in,
         expires_at: Timestamp(issued.session.expires_at),
         session_id: issued.session.id.as_uuid(),
@@ -146,7 +155,9 @@ fn auth_response(issued: IssuedSession) -> AuthResponse {
 #[allow(dead_code)] // only its registration in the spec is used
 struct BearerScheme(poem_openapi::auth::Bearer);
 
-/// An authenticated request: a live session of an active user.
+/// An authenticated request: a live session of an active user. `R` is the operation's
+/// response enum, which declares the 401 (and the 500/503 of checking the token) and
+/// builds it: the refusal is a variant of the operation's own response.
 ///
 /// It reads the raw `Authorization` header itself through [`presented_token`] (the
 /// framework's bearer parser would answer "missing" for an oversized or malformed
@@ -158,9 +169,9 @@ struct BearerScheme(poem_openapi::auth::Bearer);
 /// recorded as a rejected token) without any of them being read: which one a proxy in
 /// front acted on cannot be known. Only operations that read a token refuse it; on
 /// public operations the header means nothing and is not looked at.
-pub struct Authenticated(pub Principal);
+pub struct Authenticated<R>(pub Principal, PhantomData<fn() -> R>);
 
-impl<'a> ApiExtractor<'a> for Authenticated {
+impl<'a, R: RefusesTokens> ApiExtractor<'a> for Authenticated<R> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
     type ParamType = ();
     type ParamRawType = ();
@@ -178,222 +189,171 @@ impl<'a> ApiExtractor<'a> for Authenticated {
         _body: &mut poem::RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
+        // The operation's own refusal, carried out of the extractor as its response.
+        let refuse =
+            |refusal: Refusal| poem::Error::from_response(R::refused(refusal).into_response());
         let service = req
             .data::<Arc<dyn AuthUseCases>>()
-            .ok_or_else(|| poem::Error::from(ApiError::internal()))?;
+            .ok_or_else(|| refuse(Refusal::Unexpected(Unexpected::Internal)))?;
         let Some(token) = presented_token(req.headers()) else {
-            return Err(ApiError::unauthorized(
-                ErrorCode::AuthMissing,
-                "Authentication required",
-                false,
-            )
-            .into());
+            return Err(refuse(refusal(&AuthenticateError::Missing)));
         };
         let request = AuthenticateRequest {
             token,
             caller: caller(req),
         };
         match service.authenticate(request).await {
-            Ok(principal) => Ok(Self(principal)),
-            Err(err) => Err(authentication_error(&err).into()),
+            Ok(principal) => Ok(Self(principal, PhantomData)),
+            Err(err) => Err(refuse(refusal(&err))),
         }
     }
 }
 
-/// The one mapping of token refusals to the envelope.
-pub fn authentication_error(err: &AuthenticateError) -> ApiError {
-    const INVALID: &str = "Invalid or expired token";
-    match err {
-        AuthenticateError::Missing => {
-            ApiError::unauthorized(ErrorCode::AuthMissing, "Authentication required", false)
-        }
-        AuthenticateError::Invalid => ApiError::unauthorized(ErrorCode::AuthInvalid, INVALID, true),
-        AuthenticateError::Expired => ApiError::unauthorized(ErrorCode::AuthExpired, INVALID, true),
-        AuthenticateError::InvalidClaims => {
-            ApiError::unauthorized(ErrorCode::AuthInvalidClaims, "Invalid token format", true)
-        }
-        AuthenticateError::Revoked => ApiError::unauthorized(ErrorCode::AuthRevoked, INVALID, true),
-        AuthenticateError::Unexpected(e) => ApiError::unexpected(e),
-    }
-}
-
-/// Signup succeeded.
+/// `POST /api/auth/signup` answers.
 #[derive(ApiResponse)]
 pub enum SignUpResponse {
     /// The account was created and logged in.
     #[oai(status = 201)]
     Created(Json<AuthResponse>, #[oai(header = "Cache-Control")] String),
-}
-
-/// Signup failed.
-#[derive(ApiResponse)]
-pub enum SignUpFailure {
     /// `VALIDATION_ERROR` (malformed body), `VALIDATION_EMAIL` or `VALIDATION_PASSWORD`
     /// (every broken rule listed in `details.violations`).
     #[oai(status = 400)]
-    BadRequest(Json<ErrorEnvelope>),
+    BadRequest(Envelope),
     /// `CONFLICT_EMAIL`: the email is registered (also when that account is deactivated).
     #[oai(status = 409)]
-    Conflict(Json<ErrorEnvelope>),
+    Conflict(Envelope),
     /// `PAYLOAD_TOO_LARGE`: the body is over 64 KiB.
     #[oai(status = 413)]
-    PayloadTooLarge(Json<ErrorEnvelope>),
+    #[allow(dead_code)] // answered by the outermost layer (middleware)
+    PayloadTooLarge(Envelope),
     /// `UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`.
     #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorEnvelope>),
+    #[allow(dead_code)] // answered by the outermost layer (middleware)
+    UnsupportedMediaType(Envelope),
     /// `RATE_LIMIT_EXCEEDED`: too many signups from this client IP.
     #[oai(status = 429)]
-    TooManyRequests(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
+    #[allow(dead_code)] // answered by the outermost layer (the per-IP limit)
+    TooManyRequests(Envelope, #[oai(header = "Retry-After")] u64),
     /// `INTERNAL_ERROR`.
     #[oai(status = 500)]
-    Internal(Json<ErrorEnvelope>),
+    Internal(Envelope),
     /// `SERVICE_UNAVAILABLE`: the database is unreachable or password hashing is
     /// saturated.
     #[oai(status = 503)]
-    Unavailable(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
+    Unavailable(Envelope, #[oai(header = "Retry-After")] u64),
 }
 
-/// Login succeeded.
+impl From<SignUpError> for SignUpResponse {
+    fn from(err: SignUpError) -> Self {
+        match err {
+            SignUpError::InvalidEmail(_) => Self::BadRequest(invalid_email()),
+            SignUpError::WeakPassword(violation) => {
+                Self::BadRequest(password_violations(&violation))
+            }
+            SignUpError::EmailTaken => {
+                Self::Conflict(error(ErrorCode::ConflictEmail, "Email already registered"))
+            }
+            SignUpError::Unexpected(e) => Unexpected::of(&e).into(),
+        }
+    }
+}
+
+/// `POST /api/auth/login` answers.
 #[derive(ApiResponse)]
 pub enum LogInResponse {
     /// Logged in: a new session and its token.
     #[oai(status = 200)]
     Ok(Json<AuthResponse>, #[oai(header = "Cache-Control")] String),
-}
-
-/// Login failed.
-#[derive(ApiResponse)]
-pub enum LogInFailure {
     /// `VALIDATION_ERROR` (malformed body) or `VALIDATION_EMAIL`.
     #[oai(status = 400)]
-    BadRequest(Json<ErrorEnvelope>),
+    BadRequest(Envelope),
     /// `AUTH_FAILED`: wrong password, unknown email or deactivated account — the three
     /// are indistinguishable, also in timing.
     #[oai(status = 401)]
-    Unauthorized(
-        Json<ErrorEnvelope>,
-        #[oai(header = "WWW-Authenticate")] String,
-    ),
+    Unauthorized(Envelope, #[oai(header = "WWW-Authenticate")] String),
     /// `PAYLOAD_TOO_LARGE`: the body is over 64 KiB.
     #[oai(status = 413)]
-    PayloadTooLarge(Json<ErrorEnvelope>),
+    #[allow(dead_code)] // answered by the outermost layer (middleware)
+    PayloadTooLarge(Envelope),
     /// `UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`.
     #[oai(status = 415)]
-    UnsupportedMediaType(Json<ErrorEnvelope>),
+    #[allow(dead_code)] // answered by the outermost layer (middleware)
+    UnsupportedMediaType(Envelope),
     /// `RATE_LIMIT_EXCEEDED`: too many logins from this IP, or too many failures for
     /// this account.
     #[oai(status = 429)]
-    TooManyRequests(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
+    TooManyRequests(Envelope, #[oai(header = "Retry-After")] u64),
     /// `INTERNAL_ERROR`.
     #[oai(status = 500)]
-    Internal(Json<ErrorEnvelope>),
+    Internal(Envelope),
     /// `SERVICE_UNAVAILABLE`: the database is unreachable or password hashing is
     /// saturated.
     #[oai(status = 503)]
-    Unavailable(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
+    Unavailable(Envelope, #[oai(header = "Retry-After")] u64),
 }
 
-/// Logout succeeded.
+impl From<LogInError> for LogInResponse {
+    fn from(err: LogInError) -> Self {
+        match err {
+            LogInError::InvalidEmail(_) => Self::BadRequest(invalid_email()),
+            LogInError::InvalidCredentials => {
+                let refused = unauthorized(ErrorCode::AuthFailed, "Invalid credentials", false);
+                Self::Unauthorized(refused.envelope, refused.challenge)
+            }
+            LogInError::Throttled { retry_after_secs } => {
+                let (envelope, retry_after) = rate_limited(retry_after_secs);
+                Self::TooManyRequests(envelope, retry_after)
+            }
+            LogInError::Unexpected(e) => Unexpected::of(&e).into(),
+        }
+    }
+}
+
+/// `POST /api/auth/logout` answers.
 #[derive(ApiResponse)]
 pub enum LogOutResponse {
     /// The session is revoked: its token is refused from the next request on.
     #[oai(status = 200)]
     Ok(Json<MessageResponse>),
-}
-
-/// A failure of an operation that only needs a valid token.
-#[derive(ApiResponse)]
-pub enum AuthenticatedFailure {
     /// `AUTH_MISSING`, `AUTH_INVALID`, `AUTH_EXPIRED`, `AUTH_INVALID_CLAIMS` or
     /// `AUTH_REVOKED`.
     #[oai(status = 401)]
-    Unauthorized(
-        Json<ErrorEnvelope>,
-        #[oai(header = "WWW-Authenticate")] String,
-    ),
+    Unauthorized(Envelope, #[oai(header = "WWW-Authenticate")] String),
     /// `INTERNAL_ERROR`.
     #[oai(status = 500)]
-    Internal(Json<ErrorEnvelope>),
+    Internal(Envelope),
     /// `SERVICE_UNAVAILABLE`: the database is unreachable.
     #[oai(status = 503)]
-    Unavailable(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
+    Unavailable(Envelope, #[oai(header = "Retry-After")] u64),
 }
 
-/// The current user.
+impl From<LogOutError> for LogOutResponse {
+    fn from(err: LogOutError) -> Self {
+        match err {
+            LogOutError::Unexpected(e) => Unexpected::of(&e).into(),
+        }
+    }
+}
+
+/// `GET /api/auth/me` answers.
 #[derive(ApiResponse)]
 pub enum MeResponse {
     /// The user the token belongs to.
     #[oai(status = 200)]
     Ok(Json<UserDto>),
+    /// `AUTH_MISSING`, `AUTH_INVALID`, `AUTH_EXPIRED`, `AUTH_INVALID_CLAIMS` or
+    /// `AUTH_REVOKED`.
+    #[oai(status = 401)]
+    Unauthorized(Envelope, #[oai(header = "WWW-Authenticate")] String),
+    /// `INTERNAL_ERROR`.
+    #[oai(status = 500)]
+    Internal(Envelope),
+    /// `SERVICE_UNAVAILABLE`: the database is unreachable.
+    #[oai(status = 503)]
+    Unavailable(Envelope, #[oai(header = "Retry-After")] u64),
 }
 
-fn sign_up_failure(err: SignUpError) -> SignUpFailure {
-    let api = match err {
-        SignUpError::InvalidEmail(_) => invalid_email(),
-        SignUpError::WeakPassword(violation) => password_violations(&violation),
-        SignUpError::EmailTaken => ApiError::new(
-            StatusCode::CONFLICT,
-            ErrorCode::ConflictEmail,
-            "Email already registered",
-        ),
-        SignUpError::Unexpected(e) => ApiError::unexpected(&e),
-    };
-    by_status!(api, SignUpFailure {
-        400 => BadRequest, 409 => Conflict, 413 => PayloadTooLarge,
-        415 => UnsupportedMediaType, 429 => TooManyRequests(retry), 500 => Internal,
-        503 => Unavailable(retry),
-    })
-}
-
-/// 400 `VALIDATION_PASSWORD` listing every broken rule.
-pub fn password_violations(violation: &PasswordPolicyViolation) -> ApiError {
-    let mut e = ApiError::new(
-        StatusCode::BAD_REQUEST,
-        ErrorCode::ValidationPassword,
-        "Password does not meet requirements",
-    );
-    e.details = Some(ErrorDetails::Violations(PasswordViolations {
-        violations: violation
-            .violations()
-            .iter()
-            .map(|v| PasswordRuleViolation {
-                rule: v.rule.code().to_owned(),
-                message: v.message.clone(),
-            })
-            .collect(),
-    }));
-    e
-}
-
-fn invalid_email() -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        ErrorCode::ValidationEmail,
-        "Invalid email format",
-    )
-}
-
-fn log_in_failure(err: LogInError) -> LogInFailure {
-    let api = match err {
-        LogInError::InvalidEmail(_) => invalid_email(),
-        LogInError::InvalidCredentials => {
-            ApiError::unauthorized(ErrorCode::AuthFailed, "Invalid credentials", false)
-        }
-        LogInError::Throttled { retry_after_secs } => ApiError::rate_limited(retry_after_secs),
-        LogInError::Unexpected(e) => ApiError::unexpected(&e),
-    };
-    by_status!(api, LogInFailure {
-        400 => BadRequest, 401 => Unauthorized(challenge), 413 => PayloadTooLarge,
-        415 => UnsupportedMediaType, 429 => TooManyRequests(retry), 500 => Internal,
-        503 => Unavailable(retry),
-    })
-}
-
-fn authenticated_failure(api: ApiError) -> AuthenticatedFailure {
-    by_status!(api, AuthenticatedFailure {
-        401 => Unauthorized(challenge), 500 => Internal, 503 => Unavailable(retry),
-    })
-}
+shared_variants!(SignUpResponse, LogInResponse; LogOutResponse, MeResponse);
 
 /// The `/api/auth` operations.
 pub struct AuthApi;
@@ -416,19 +376,16 @@ impl AuthApi {
         service: Data<&Arc<dyn AuthUseCases>>,
         req: &Request,
         body: Json<Credentials>,
-    ) -> Result<SignUpResponse, SignUpFailure> {
+    ) -> SignUpResponse {
         let Json(body) = body;
         let request = SignUpRequest {
-            email: body.email,
+            email: body.email.0,
             password: body.password.0,
             caller: caller(req),
         };
         match service.sign_up(request).await {
-            Ok(issued) => Ok(SignUpResponse::Created(
-                Json(auth_response(issued)),
-                NO_STORE.into(),
-            )),
-            Err(err) => Err(sign_up_failure(err)),
+            Ok(issued) => SignUpResponse::Created(Json(auth_response(issued)), NO_STORE.into()),
+            Err(err) => err.into(),
         }
     }
 
@@ -446,19 +403,16 @@ impl AuthApi {
         service: Data<&Arc<dyn AuthUseCases>>,
         req: &Request,
         body: Json<Credentials>,
-    ) -> Result<LogInResponse, LogInFailure> {
+    ) -> LogInResponse {
         let Json(body) = body;
         let request = LogInRequest {
-            email: body.email,
+            email: body.email.0,
             password: body.password.0,
             caller: caller(req),
         };
         match service.log_in(request).await {
-            Ok(issued) => Ok(LogInResponse::Ok(
-                Json(auth_response(issued)),
-                NO_STORE.into(),
-            )),
-            Err(err) => Err(log_in_failure(err)),
+            Ok(issued) => LogInResponse::Ok(Json(auth_response(issued)), NO_STORE.into()),
+            Err(err) => err.into(),
         }
     }
 
@@ -470,15 +424,15 @@ impl AuthApi {
     #[oai(path = "/api/auth/logout", method = "post", operation_id = "logOut")]
     async fn log_out(
         &self,
-        auth: Authenticated,
+        auth: Authenticated<LogOutResponse>,
         service: Data<&Arc<dyn AuthUseCases>>,
         req: &Request,
-    ) -> Result<LogOutResponse, AuthenticatedFailure> {
+    ) -> LogOutResponse {
         match service.log_out(&auth.0, &caller(req)).await {
-            Ok(()) => Ok(LogOutResponse::Ok(Json(MessageResponse {
+            Ok(()) => LogOutResponse::Ok(Json(MessageResponse {
                 message: "Logged out successfully".into(),
-            }))),
-            Err(LogOutError::Unexpected(e)) => Err(authenticated_failure(ApiError::unexpected(&e))),
+            })),
+            Err(err) => err.into(),
         }
     }
 
@@ -488,7 +442,7 @@ impl AuthApi {
     /// token: a 200 means the token is genuine, unexpired, its session is live and its
     /// user active — revocation included, unlike verifying the JWT alone.
     #[oai(path = "/api/auth/me", method = "get", operation_id = "getCurrentUser")]
-    async fn me(&self, auth: Authenticated) -> Result<MeResponse, AuthenticatedFailure> {
-        Ok(MeResponse::Ok(Json(UserDto::from(&auth.0.user))))
+    async fn me(&self, auth: Authenticated<MeResponse>) -> MeResponse {
+        MeResponse::Ok(Json(UserDto::from(&auth.0.user)))
     }
 }

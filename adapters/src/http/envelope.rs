@@ -6,14 +6,13 @@
 //! request's id and the current time in `meta`. Bodies never carry internals: an
 //! unexpected error is logged with its cause chain and answered with a generic message.
 
-use application::Unavailable;
 use chrono::{DateTime, SecondsFormat, Utc};
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{IntoResponse, Response};
-use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, Union};
 
 use super::request_id;
+use super::types::{RequestId, RuleCode, Timestamp};
 
 /// Machine-readable error codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -63,8 +62,10 @@ pub enum ErrorCode {
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 pub struct FieldError {
     /// The field (`body` when the body is not JSON at all; a parameter's own name).
+    #[oai(validator(pattern = r"^[A-Za-z0-9_.\[\]]+$", max_length = 128))]
     pub field: String,
     /// What is wrong with it.
+    #[oai(validator(max_length = 1000))]
     pub message: String,
 }
 
@@ -72,6 +73,8 @@ pub struct FieldError {
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 pub struct FieldErrors {
     /// Every invalid field.
+    // One entry per invalid body field or parameter; no request has this many.
+    #[oai(validator(max_items = 32))]
     pub fields: Vec<FieldError>,
 }
 
@@ -80,8 +83,9 @@ pub struct FieldErrors {
 pub struct PasswordRuleViolation {
     /// `min_length`, `max_length`, `uppercase`, `lowercase`, `digit`, `common` or
     /// `matches_email`.
-    pub rule: String,
+    pub rule: RuleCode,
     /// A human-readable explanation.
+    #[oai(validator(max_length = 1000))]
     pub message: String,
 }
 
@@ -89,6 +93,8 @@ pub struct PasswordRuleViolation {
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 pub struct PasswordViolations {
     /// Every broken rule, not just the first.
+    // At most one per rule: `PasswordRule::ALL.len()` (a test checks it).
+    #[oai(validator(max_items = 7))]
     pub violations: Vec<PasswordRuleViolation>,
 }
 
@@ -108,6 +114,7 @@ pub struct ErrorBody {
     /// Machine-readable code.
     pub code: ErrorCode,
     /// Human-readable message.
+    #[oai(validator(max_length = 1000))]
     pub message: String,
     /// Code-specific details; `null` when there is nothing to add.
     pub details: Option<ErrorDetails>,
@@ -117,9 +124,9 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 pub struct ResponseMeta {
     /// When the error was answered (RFC 3339, UTC).
-    pub timestamp: String,
+    pub timestamp: Timestamp,
     /// The request's id, also in the `X-Request-ID` header and the logs.
-    pub request_id: String,
+    pub request_id: RequestId,
 }
 
 /// The body of every error response.
@@ -223,41 +230,30 @@ impl ApiError {
     }
 
     /// An unexpected error from a use case: 503 when a dependency is temporarily
-    /// unavailable, else 500. Logged here with its whole cause chain.
+    /// unavailable, else 500. Logged with its whole cause chain.
     pub fn unexpected(err: &anyhow::Error) -> Self {
-        if let Some(unavailable) = Unavailable::find_in(err) {
-            tracing::warn!(request_id = %request_id::current(), error = format!("{err:#}"), "dependency unavailable");
-            Self::unavailable(unavailable.retry_after_secs)
-        } else {
-            tracing::error!(request_id = %request_id::current(), error = format!("{err:#}"), "unexpected error");
-            Self::internal()
-        }
+        super::failures::Unexpected::of(err).api_error()
     }
 
     /// The envelope of this error for the current request.
     pub fn envelope(&self) -> ErrorEnvelope {
-        ErrorEnvelope {
-            error: ErrorBody {
-                code: self.code,
-                message: self.message.clone(),
-                details: self.details.clone(),
-            },
-            meta: ResponseMeta {
-                timestamp: now_rfc3339(),
-                request_id: request_id::current(),
-            },
-        }
-    }
-
-    /// The envelope as a typed JSON payload (for the per-operation response enums).
-    pub fn json(&self) -> Json<ErrorEnvelope> {
-        Json(self.envelope())
+        envelope(self.code, self.message.clone(), self.details.clone())
     }
 }
 
-/// RFC 3339 in UTC with a `Z`, to the second.
-pub fn now_rfc3339() -> String {
-    rfc3339(Utc::now())
+/// An error body for the current request.
+pub fn envelope(code: ErrorCode, message: String, details: Option<ErrorDetails>) -> ErrorEnvelope {
+    ErrorEnvelope {
+        error: ErrorBody {
+            code,
+            message,
+            details,
+        },
+        meta: ResponseMeta {
+            timestamp: Timestamp(Utc::now()),
+            request_id: RequestId(request_id::current()),
+        },
+    }
 }
 
 /// RFC 3339 in UTC with a `Z`, to the second.

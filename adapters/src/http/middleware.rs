@@ -24,7 +24,7 @@ use super::DOC_PATHS;
 use super::client_ip::{ClientIp, TrustedProxies, caller, resolve_client_ip};
 use super::envelope::{ApiError, ErrorCode, FieldError};
 use super::request_id;
-use super::spec_index::SpecIndex;
+use super::route_index::RouteIndex;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -32,8 +32,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// What the outermost layer needs.
 #[derive(Clone)]
 pub struct Layer {
-    /// Routes and schemas from the spec.
-    pub index: Arc<SpecIndex>,
+    /// Routes and request-body schemas from the operations.
+    pub index: Arc<RouteIndex>,
     /// Origins allowed by CORS.
     pub cors_origins: Arc<Vec<String>>,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -168,10 +168,10 @@ fn access_log(method: &Method, route: Option<&str>, status: StatusCode, started:
 }
 
 /// The answer to a CORS preflight from a listed origin: the route's own methods (from
-/// the spec) and the request headers of [`ALLOWED_HEADERS`]. Origins not listed get no CORS
+/// the operations) and the request headers of [`ALLOWED_HEADERS`]. Origins not listed get no CORS
 /// headers at all — their requests are served (or refused) as if CORS did not exist,
 /// and the browser enforces the rest.
-fn preflight(path: &str, index: &SpecIndex) -> Response {
+fn preflight(path: &str, index: &RouteIndex) -> Response {
     let methods = index
         .allowed_methods(path)
         .unwrap_or_else(|| "GET, POST, PUT, DELETE".to_owned());
@@ -201,7 +201,7 @@ struct Timeouts {
 async fn limited<E: Endpoint>(
     ep: &E,
     req: Request,
-    index: &SpecIndex,
+    index: &RouteIndex,
     service: &dyn AuthUseCases,
     timeouts: Timeouts,
 ) -> Response {
@@ -244,7 +244,7 @@ async fn limited<E: Endpoint>(
 async fn handle<E: Endpoint>(
     ep: &E,
     mut req: Request,
-    index: &SpecIndex,
+    index: &RouteIndex,
     timeouts: Timeouts,
 ) -> Response {
     let declared = req
@@ -339,7 +339,7 @@ fn framework_error(
     method: &Method,
     path: &str,
     body: &[u8],
-    index: &SpecIndex,
+    index: &RouteIndex,
 ) -> Response {
     if err.is_from_response() {
         return err.into_response();
@@ -438,8 +438,8 @@ mod tests {
 
     use super::*;
 
-    fn index() -> SpecIndex {
-        SpecIndex::new(&super::super::openapi_document())
+    fn index() -> RouteIndex {
+        RouteIndex::new()
     }
 
     const SHORT: Timeouts = Timeouts {

@@ -9,6 +9,8 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::auth_api::ApiTags;
 use super::envelope::{ApiError, ErrorEnvelope};
+use super::failures::envelope_of;
+use super::types::{HealthStatus, ReadyStatus, ServiceName};
 
 /// Whether the service's dependencies answer.
 #[async_trait]
@@ -21,10 +23,11 @@ pub trait Readiness: Send + Sync + 'static {
 #[derive(Debug, Object)]
 pub struct HealthResponse {
     /// Always `ok`.
-    pub status: String,
+    pub status: HealthStatus,
     /// `gatehouse`.
-    pub service: String,
+    pub service: ServiceName,
     /// The running version.
+    #[oai(validator(pattern = r"^\d+\.\d+\.\d+", max_length = 64))]
     pub version: String,
 }
 
@@ -32,7 +35,7 @@ pub struct HealthResponse {
 #[derive(Debug, Object)]
 pub struct ReadyResponse {
     /// Always `ready`.
-    pub status: String,
+    pub status: ReadyStatus,
 }
 
 /// `/health` answers.
@@ -69,8 +72,8 @@ impl OpsApi {
     #[oai(path = "/health", method = "get", operation_id = "getHealth")]
     async fn health(&self) -> HealthResult {
         HealthResult::Ok(Json(HealthResponse {
-            status: "ok".into(),
-            service: "gatehouse".into(),
+            status: HealthStatus("ok".into()),
+            service: ServiceName("gatehouse".into()),
             version: env!("CARGO_PKG_VERSION").into(),
         }))
     }
@@ -82,11 +85,11 @@ impl OpsApi {
     async fn ready(&self, readiness: Data<&Arc<dyn Readiness>>) -> ReadyResult {
         if readiness.ready().await {
             ReadyResult::Ok(Json(ReadyResponse {
-                status: "ready".into(),
+                status: ReadyStatus("ready".into()),
             }))
         } else {
             ReadyResult::Unavailable(
-                ApiError::unavailable(READY_RETRY_AFTER_SECS).json(),
+                envelope_of(&ApiError::unavailable(READY_RETRY_AFTER_SECS)),
                 READY_RETRY_AFTER_SECS,
             )
         }

@@ -4,8 +4,6 @@
 
 use serde_json::{Map, Value, json};
 
-use super::constraints::header_schema;
-
 /// Statuses any operation can answer, whatever it does: the outermost layer refuses
 /// bodies over 64 KiB and bodies that arrive too slowly on every route before the
 /// handler runs, and a panic anywhere is
@@ -168,4 +166,24 @@ pub(super) fn links(operation_id: &str, status: &str) -> Option<Value> {
         })),
         _ => None,
     }
+}
+
+/// The schema of a response header, by header name.
+fn header_schema(name: &str) -> Option<Value> {
+    Some(match name {
+        "X-Request-ID" => json!({ "type": "string", "format": "uuid", "maxLength": 36 }),
+        "WWW-Authenticate" => json!({ "type": "string", "pattern": "^Bearer", "maxLength": 256 }),
+        "Cache-Control" => json!({ "type": "string", "enum": ["no-store"] }),
+        "Retry-After" => {
+            json!({ "type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX })
+        }
+        "RateLimit-Limit" | "RateLimit-Remaining" | "RateLimit-Reset" => {
+            json!({ "type": "integer", "format": "int64", "minimum": 0, "maximum": u32::MAX })
+        }
+        // One of CORS_ORIGINS, echoed (never `*`).
+        "Access-Control-Allow-Origin" => {
+            json!({ "type": "string", "format": "uri", "maxLength": 2048 })
+        }
+        _ => return None,
+    })
 }
