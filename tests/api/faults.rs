@@ -4,20 +4,25 @@
 //! SQLite, a full disk (a small tmpfs, which needs root and `mount`) and a file that
 //! cannot be written (`chattr +i`, which needs root and a file system that has the
 //! flag); each test says why it skips when it cannot set its fault up.
+//!
+//! The PostgreSQL test and its proxy are compiled only by the `needs_postgres` harness,
+//! which reports the test ignored when no server answers (see `needs_postgres.rs`).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+
+use crate::helpers::{Backend, PASSWORD, assert_error, spawn_app_on, token, unique_email};
+
+// The PostgreSQL test and its proxy: run by the `needs_postgres` harness.
+needs_postgres! {
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 use tokio::task::AbortHandle;
-
-use crate::helpers::{
-    Backend, PASSWORD, assert_error, postgres_database, spawn_app_on, token, unique_email,
-};
 
 /// Forwards loopback connections to PostgreSQL until cut.
 struct CuttableProxy {
@@ -70,11 +75,9 @@ fn upstream_of(url: &str) -> (String, String) {
     (host_port, format!("{scheme_user}@"))
 }
 
-#[tokio::test]
-async fn a_database_outage_answers_503_keeps_health_up_and_recovers_without_a_restart() {
-    let Some(database) = postgres_database().await else {
-        return; // said once by the harness; with CI=true an unreachable server fails
-    };
+pub(crate) async fn a_database_outage_answers_503_keeps_health_up_and_recovers_without_a_restart()
+{
+    let database = testkit::postgres::create().await;
     let (upstream, prefix) = upstream_of(&database.url);
     let name = database.url.rsplit('/').next().expect("db name").to_owned();
     let proxy = CuttableProxy::start(upstream).await;
@@ -226,6 +229,7 @@ async fn a_database_outage_answers_503_keeps_health_up_and_recovers_without_a_re
         assert_eq!(n, 0, "{what}");
     }
     let _ = db.close().await;
+}
 }
 
 /// A size-limited tmpfs, unmounted (lazily) when dropped.
