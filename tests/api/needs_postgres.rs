@@ -1,6 +1,6 @@
 //! The tests that need a PostgreSQL server and have nothing to fall back on: two
 //! instances on one database, an outage through a proxy, migrations run by the binary,
-//! query plans. They run under a harness of their own (libtest-mimic), because libtest's
+//! what a login notifies, query plans. They run under a harness of their own (libtest-mimic), because libtest's
 //! `#[test]` can only pass or fail: without a server these report themselves *ignored*,
 //! where returning early made them count as passed. Under `CI=true` an unreachable
 //! server fails them instead. With a server they run as any test does, under the names
@@ -29,6 +29,7 @@ mod faults;
 #[allow(dead_code)]
 mod helpers;
 mod instances;
+mod notifications;
 mod plans;
 
 /// `module::test` as a trial of that name.
@@ -48,6 +49,7 @@ fn main() {
         instances::a_password_change_through_one_instance_revokes_the_other_sessions_on_another_within_a_second,
         instances::deactivation_through_one_instance_is_refused_at_once_there_and_within_a_second_by_another,
         instances::a_listener_that_dies_silently_stops_the_cache_within_a_second,
+        notifications::a_login_notifies_the_other_instances_and_a_refused_one_does_not,
         plans::the_security_log_and_session_queries_use_their_indexes_on_postgresql,
     ];
     libtest_mimic::run(&Arguments::from_args(), trials).exit();
