@@ -286,6 +286,20 @@ where
     }
 }
 
+/// [`write_with_event`] for the writes no guard refuses.
+async fn commit_with_event<'e, T, F, Fut>(
+    db: &Database,
+    announce: Option<UserId>,
+    write: F,
+) -> anyhow::Result<T>
+where
+    F: FnOnce(DatabaseTransaction) -> Fut,
+    Fut: Future<Output = Result<(DatabaseTransaction, Written<'e, T, Infallible>), DbErr>>,
+{
+    let Ok(value) = write_with_event(db, announce, write).await?;
+    Ok(value)
+}
+
 /// Every stored auth event is also a `tracing` event under the target `security`, after
 /// its transaction committed (a rolled-back event is not reported). Only ids, types and
 /// reasons are logged: never an email, password or token.
@@ -410,19 +424,17 @@ impl UserRepository for SeaOrmUserRepository {
         at: DateTime<Utc>,
         event: &AuthEvent,
     ) -> anyhow::Result<()> {
-        let Ok(()) =
-            write_with_event::<_, Infallible, _, _>(&self.db, Some(user_id), |txn| async move {
-                users::Entity::update_many()
-                    .col_expr(users::Column::IsActive, Expr::value(false))
-                    .filter(users::Column::Id.eq(user_id.as_uuid()))
-                    .exec(&txn)
-                    .await?;
-                revoke_live_sessions(&txn, user_id, None, at).await?;
-                let event = Some(Cow::Borrowed(event));
-                Ok((txn, Written::Commit { value: (), event }))
-            })
-            .await?;
-        Ok(())
+        commit_with_event(&self.db, Some(user_id), |txn| async move {
+            users::Entity::update_many()
+                .col_expr(users::Column::IsActive, Expr::value(false))
+                .filter(users::Column::Id.eq(user_id.as_uuid()))
+                .exec(&txn)
+                .await?;
+            revoke_live_sessions(&txn, user_id, None, at).await?;
+            let event = Some(Cow::Borrowed(event));
+            Ok((txn, Written::Commit { value: (), event }))
+        })
+        .await
     }
 }
 
@@ -486,31 +498,29 @@ impl SessionRepository for SeaOrmSessionRepository {
         at: DateTime<Utc>,
         event: &AuthEvent,
     ) -> anyhow::Result<bool> {
-        let Ok(revoked) =
-            write_with_event::<_, Infallible, _, _>(&self.db, Some(user_id), |txn| async move {
-                // The `revoked_at IS NULL` guard makes concurrent revocations race safely:
-                // exactly one of them updates the row and records the event.
-                let revoked = sessions::Entity::update_many()
-                    .col_expr(sessions::Column::RevokedAt, Expr::value(at))
-                    .filter(sessions::Column::Id.eq(id.as_uuid()))
-                    .filter(sessions::Column::UserId.eq(user_id.as_uuid()))
-                    .filter(sessions::Column::RevokedAt.is_null())
-                    .filter(sessions::Column::ExpiresAt.gt(at))
-                    .exec(&txn)
-                    .await?
-                    .rows_affected
-                    > 0;
-                let event = revoked.then_some(Cow::Borrowed(event));
-                Ok((
-                    txn,
-                    Written::Commit {
-                        value: revoked,
-                        event,
-                    },
-                ))
-            })
-            .await?;
-        Ok(revoked)
+        commit_with_event(&self.db, Some(user_id), |txn| async move {
+            // The `revoked_at IS NULL` guard makes concurrent revocations race safely:
+            // exactly one of them updates the row and records the event.
+            let revoked = sessions::Entity::update_many()
+                .col_expr(sessions::Column::RevokedAt, Expr::value(at))
+                .filter(sessions::Column::Id.eq(id.as_uuid()))
+                .filter(sessions::Column::UserId.eq(user_id.as_uuid()))
+                .filter(sessions::Column::RevokedAt.is_null())
+                .filter(sessions::Column::ExpiresAt.gt(at))
+                .exec(&txn)
+                .await?
+                .rows_affected
+                > 0;
+            let event = revoked.then_some(Cow::Borrowed(event));
+            Ok((
+                txn,
+                Written::Commit {
+                    value: revoked,
+                    event,
+                },
+            ))
+        })
+        .await
     }
 
     async fn list_live(&self, user_id: UserId, now: DateTime<Utc>) -> anyhow::Result<Vec<Session>> {
@@ -547,21 +557,19 @@ impl SessionRepository for SeaOrmSessionRepository {
         at: DateTime<Utc>,
         event: &AuthEvent,
     ) -> anyhow::Result<u32> {
-        let Ok(count) =
-            write_with_event::<_, Infallible, _, _>(&self.db, Some(user_id), |txn| async move {
-                let revoked = revoke_live_sessions(&txn, user_id, None, at).await?;
-                let count = u32::try_from(revoked).unwrap_or(u32::MAX);
-                let event = (count > 0).then(|| Cow::Owned(event.clone().with_count(count)));
-                Ok((
-                    txn,
-                    Written::Commit {
-                        value: count,
-                        event,
-                    },
-                ))
-            })
-            .await?;
-        Ok(count)
+        commit_with_event(&self.db, Some(user_id), |txn| async move {
+            let revoked = revoke_live_sessions(&txn, user_id, None, at).await?;
+            let count = u32::try_from(revoked).unwrap_or(u32::MAX);
+            let event = (count > 0).then(|| Cow::Owned(event.clone().with_count(count)));
+            Ok((
+                txn,
+                Written::Commit {
+                    value: count,
+                    event,
+                },
+            ))
+        })
+        .await
     }
 }
 
