@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use application::ports::Clock;
+use application::ports::{Clock, PrincipalStore, SessionRepository, UserRepository};
 use application::{AuthConfig, AuthService, AuthUseCases, Ports};
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -21,9 +21,12 @@ use crate::config::{Environment, MIN_JWT_SECRET_BYTES, Settings};
 use crate::crypto::{Argon2PasswordHasher, HashPool};
 use crate::http::{self, HttpDeps, Readiness};
 use crate::limits::{DEFAULT_THROTTLE_CAPACITY, GovernorRateLimiter, InMemoryLoginThrottle};
-use crate::liveness::{InProcessLivenessCache, spawn_postgres_listener};
+use crate::liveness::{
+    CachedPrincipalStore, ForgetAfterWrite, InProcessLivenessCache, spawn_postgres_listener,
+};
 use crate::persistence::{
-    self, Database, SeaOrmAuthEventLog, SeaOrmSessionRepository, SeaOrmUserRepository,
+    self, Database, SeaOrmAuthEventLog, SeaOrmPrincipalStore, SeaOrmSessionRepository,
+    SeaOrmUserRepository,
 };
 use crate::token::{JwtTokenCodec, VerifiedTokens};
 use domain::{LoginThrottlePolicy, ThrottleLimit};
@@ -200,16 +203,17 @@ pub async fn build_app(settings: &Settings, jwt_secret: &SecretString) -> anyhow
         },
         DEFAULT_THROTTLE_CAPACITY,
     ));
+    let stores = stores(settings, &database);
     let ports = Ports {
-        users: Arc::new(SeaOrmUserRepository::new(database.clone())),
-        sessions: Arc::new(SeaOrmSessionRepository::new(database.clone())),
+        users: stores.users,
+        sessions: stores.sessions,
+        principals: stores.principals,
         events: Arc::new(SeaOrmAuthEventLog::new(database.clone())),
         hasher: hasher.clone(),
         tokens: token_codec(tokens, settings),
         rate_limiter: rate_limiter.clone(),
         throttle: throttle.clone(),
         clock: Arc::new(SystemClock),
-        liveness: liveness_cache(settings, &database),
     };
     let config = AuthConfig {
         token_policy: settings.token_policy.clone(),
@@ -250,16 +254,41 @@ fn token_codec(
     }
 }
 
-/// The liveness cache the settings ask for: off, in process (SQLite: one instance), or
-/// in process and kept honest across instances by PostgreSQL `LISTEN/NOTIFY` (answering
-/// only once the listener is subscribed).
-fn liveness_cache(
-    settings: &Settings,
-    database: &persistence::Database,
-) -> Arc<dyn application::ports::LivenessCache> {
+/// The stores the use cases read and write users and sessions through.
+struct Stores {
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    principals: Arc<dyn PrincipalStore>,
+}
+
+/// The persistence adapters, with the liveness cache around them when the settings ask
+/// for it: the principal store answers from it, and the repositories forget a user in it
+/// after each write that revokes a session or changes the user.
+fn stores(settings: &Settings, database: &Database) -> Stores {
+    let users = SeaOrmUserRepository::new(database.clone());
+    let sessions = SeaOrmSessionRepository::new(database.clone());
+    let principals = SeaOrmPrincipalStore::new(database.clone());
+    match liveness_cache(settings, database) {
+        None => Stores {
+            users: Arc::new(users),
+            sessions: Arc::new(sessions),
+            principals: Arc::new(principals),
+        },
+        Some(cache) => Stores {
+            users: Arc::new(ForgetAfterWrite::new(users, Arc::clone(&cache))),
+            sessions: Arc::new(ForgetAfterWrite::new(sessions, Arc::clone(&cache))),
+            principals: Arc::new(CachedPrincipalStore::new(principals, cache)),
+        },
+    }
+}
+
+/// The liveness cache the settings ask for: none (off), in process (SQLite: one
+/// instance), or in process and kept honest across instances by PostgreSQL
+/// `LISTEN/NOTIFY` (answering only once the listener is subscribed).
+fn liveness_cache(settings: &Settings, database: &Database) -> Option<Arc<InProcessLivenessCache>> {
     let cache = settings.session_cache;
     if cache.ttl_secs == 0 || cache.capacity == 0 {
-        return Arc::new(application::ports::NoLivenessCache);
+        return None;
     }
     let shared = sea_orm::ConnectionTrait::get_database_backend(database.connection())
         == sea_orm::DbBackend::Postgres;
@@ -275,7 +304,7 @@ fn liveness_cache(
             Arc::clone(&in_process),
         );
     }
-    in_process
+    Some(in_process)
 }
 
 /// How often the in-process limit stores drop what has expired.

@@ -1,16 +1,21 @@
-//! [`LivenessCache`] in process: recently accepted principals, so that an authenticated
-//! request usually needs no database round trip.
+//! The liveness cache: recently accepted principals in process, so that an authenticated
+//! request usually needs no database round trip. It hangs on the storage adapters, not
+//! in the core: [`CachedPrincipalStore`] answers `PrincipalStore::load_live` from it, and
+//! [`ForgetAfterWrite`] wraps the repositories whose writes revoke a session or change a
+//! user. The use cases know nothing of it.
 //!
 //! # Security
 //! The contract allows a cache of session liveness only with an invalidation that reaches
 //! every instance within one second:
-//! - on this instance, the use cases call [`LivenessCache::forget_user`] right after each
-//!   revocation, before the response is sent;
-//! - on the others, PostgreSQL `NOTIFY` (sent by the persistence adapter inside the
-//!   revoking transaction, so it is delivered exactly when the change commits) reaches
-//!   [`spawn_postgres_listener`], which forgets the user. While that listener is not
-//!   subscribed the cache answers nothing and stores nothing, and it starts empty every
-//!   time it is subscribed again (notifications may have been missed in between);
+//! - on this instance, [`ForgetAfterWrite`] forgets the user right after each revoking
+//!   write (whatever its outcome: a failed call may still have committed), before the
+//!   repository call returns — so before the response is sent;
+//! - on the others, PostgreSQL `NOTIFY` on [`crate::persistence::LIVENESS_CHANNEL`] (sent
+//!   by the persistence adapter inside the revoking transaction, so it is delivered
+//!   exactly when the change commits) reaches [`spawn_postgres_listener`], which forgets
+//!   the user. While that listener is not subscribed the cache answers nothing and stores
+//!   nothing, and it starts empty every time it is subscribed again (notifications may
+//!   have been missed in between);
 //! - a listener connection can also die without an error (a NAT that forgot it): the
 //!   listener proves its connection with a notification it sends itself, several times
 //!   a second, and the cache answers only while the last proof is recent
@@ -19,22 +24,43 @@
 //!   the contract's one second).
 //!
 //! A read that raced with an invalidation cannot put a revoked session back: every
-//! invalidation bumps an epoch, and a put whose stamp predates it is dropped. Only
-//! principals that were live and active are ever stored; the use case re-checks the
-//! session's expiry on every hit.
+//! invalidation bumps an epoch, and a put whose stamp predates it is dropped. Only what
+//! the store answered (a session not revoked, of an active user) is ever stored; the use
+//! case checks the session's expiry on every answer.
 
 mod postgres;
+mod stores;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use application::Principal;
-use application::ports::{CacheLookup, CacheStamp, LivenessCache};
 use domain::{Session, SessionId, User, UserId};
 use quick_cache::sync::Cache;
 
-pub use postgres::{LIVENESS_CHANNEL, spawn_postgres_listener};
+pub use postgres::spawn_postgres_listener;
+pub use stores::{CachedPrincipalStore, ForgetAfterWrite};
+
+/// Taken on a miss, before the database is read, and handed back to
+/// [`InProcessLivenessCache::put`]: a put whose stamp predates an invalidation is
+/// dropped, so a read that raced with a revocation cannot put the revoked session back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStamp(u64);
+
+/// What the cache knows of a session.
+#[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned by value and taken apart at once: boxing the hit would cost an allocation per answer"
+)]
+pub enum CacheLookup {
+    /// The principal as the store answered it.
+    Hit(Principal),
+    /// Not cached (or the cache cannot answer now): read the store, then `put` with
+    /// this stamp.
+    Miss(CacheStamp),
+}
 
 /// Sessions kept per user; the oldest goes when a new one comes (a miss refills it).
 const MAX_SESSIONS_PER_USER: usize = 8;
@@ -46,7 +72,7 @@ struct UserEntry {
     sessions: Vec<(Session, Instant)>,
 }
 
-/// A bounded in-process [`LivenessCache`] keyed by user.
+/// A bounded in-process cache of principals keyed by user.
 pub struct InProcessLivenessCache {
     entries: Cache<UserId, Arc<UserEntry>>,
     ttl: Duration,
@@ -108,12 +134,16 @@ impl InProcessLivenessCache {
 
     /// Whether lookups may hit: answering, and the invalidation channel proven now.
     pub fn is_answering(&self) -> bool {
+        self.is_answering_at(Instant::now())
+    }
+
+    fn is_answering_at(&self, now: Instant) -> bool {
         if !self.answering.load(Ordering::SeqCst) {
             return false;
         }
         let proven_until = self.proven_until.load(Ordering::SeqCst);
         proven_until == u64::MAX
-            || u128::from(proven_until) > Instant::now().duration_since(self.origin).as_nanos()
+            || u128::from(proven_until) > now.duration_since(self.origin).as_nanos()
     }
 
     /// Runs `change` under the write lock after bumping the epoch.
@@ -131,35 +161,38 @@ impl InProcessLivenessCache {
     fn stamp(&self) -> CacheStamp {
         CacheStamp(self.epoch.load(Ordering::SeqCst))
     }
-}
 
-impl LivenessCache for InProcessLivenessCache {
-    fn lookup(&self, user_id: UserId, session_id: SessionId) -> CacheLookup {
+    /// The principal of `session_id`, if cached for `user_id` less than the time to live
+    /// ago and the cache is answering; else a miss with the stamp for the `put` after
+    /// the read.
+    pub fn lookup(&self, user_id: UserId, session_id: SessionId) -> CacheLookup {
         // The stamp is taken first: an invalidation after it voids the caller's put.
         let stamp = self.stamp();
-        if !self.is_answering() {
+        let now = Instant::now();
+        if !self.is_answering_at(now) {
             return CacheLookup::Miss(stamp);
         }
         let Some(entry) = self.entries.get(&user_id) else {
             return CacheLookup::Miss(stamp);
         };
-        let now = Instant::now();
         match entry
             .sessions
             .iter()
             .find(|(session, _)| session.id == session_id)
         {
             Some((session, read_at)) if now.duration_since(*read_at) < self.ttl => {
-                CacheLookup::Hit(Box::new(Principal {
+                CacheLookup::Hit(Principal {
                     user: entry.user.clone(),
                     session: session.clone(),
-                }))
+                })
             }
             _ => CacheLookup::Miss(stamp),
         }
     }
 
-    fn put(&self, stamp: CacheStamp, principal: &Principal) {
+    /// Caches `principal`, read after `stamp` was taken; dropped if an invalidation
+    /// happened since, or the cache is not answering.
+    pub fn put(&self, stamp: CacheStamp, principal: &Principal) {
         let _guard = self
             .writes
             .lock()
@@ -193,7 +226,9 @@ impl LivenessCache for InProcessLivenessCache {
         );
     }
 
-    fn forget_user(&self, user_id: UserId) {
+    /// Drops everything cached for `user_id` (their sessions and their user record), and
+    /// voids every stamp taken before.
+    pub fn forget_user(&self, user_id: UserId) {
         self.invalidate(|| {
             self.entries.remove(&user_id);
         });

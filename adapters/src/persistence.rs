@@ -7,9 +7,11 @@
 
 mod connection;
 mod entities;
+mod principals;
 mod repositories;
 
 pub use connection::{
     Database, PoolSettings, connect, connect_with, known_migrations, missing_sqlite_file,
 };
+pub use principals::{LIVENESS_CHANNEL, SeaOrmPrincipalStore};
 pub use repositories::{SeaOrmAuthEventLog, SeaOrmSessionRepository, SeaOrmUserRepository};

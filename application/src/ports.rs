@@ -8,8 +8,8 @@
 mod auth_event_log;
 mod clock;
 mod limits;
-mod liveness_cache;
 mod password_hasher;
+mod principal_store;
 mod session_repository;
 mod token_codec;
 mod user_repository;
@@ -19,8 +19,8 @@ pub use clock::Clock;
 pub use limits::{
     LimitedAction, LoginThrottle, RateDecision, RateLimitStatus, RateLimiter, ThrottleDecision,
 };
-pub use liveness_cache::{CacheLookup, CacheStamp, LivenessCache, NoLivenessCache};
 pub use password_hasher::{HashAdmission, PasswordCheck, PasswordHasher};
+pub use principal_store::PrincipalStore;
 pub use session_repository::{NewLogin, SessionRepository, StartLoginError};
 pub use token_codec::{TokenCodec, TokenDecodeError};
 pub use user_repository::{CreateUserError, UserRepository};
@@ -32,9 +32,9 @@ pub use clock::MockClock;
 #[cfg(any(test, feature = "mocks"))]
 pub use limits::{MockLoginThrottle, MockRateLimiter};
 #[cfg(any(test, feature = "mocks"))]
-pub use liveness_cache::MockLivenessCache;
-#[cfg(any(test, feature = "mocks"))]
 pub use password_hasher::MockPasswordHasher;
+#[cfg(any(test, feature = "mocks"))]
+pub use principal_store::MockPrincipalStore;
 #[cfg(any(test, feature = "mocks"))]
 pub use session_repository::MockSessionRepository;
 #[cfg(any(test, feature = "mocks"))]

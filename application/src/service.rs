@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use domain::{PasswordPolicy, TokenPolicy};
 
 use crate::ports::{
-    AuthEventLog, Clock, LivenessCache, LoginThrottle, PasswordHasher, RateLimiter,
+    AuthEventLog, Clock, LoginThrottle, PasswordHasher, PrincipalStore, RateLimiter,
     SessionRepository, TokenCodec, UserRepository,
 };
 use crate::ports::{LimitedAction, RateLimitStatus};
@@ -31,6 +31,8 @@ pub struct Ports {
     pub users: Arc<dyn UserRepository>,
     /// Sessions.
     pub sessions: Arc<dyn SessionRepository>,
+    /// A session with its user, for authentication.
+    pub principals: Arc<dyn PrincipalStore>,
     /// The audit log.
     pub events: Arc<dyn AuthEventLog>,
     /// Password hashing.
@@ -43,8 +45,6 @@ pub struct Ports {
     pub throttle: Arc<dyn LoginThrottle>,
     /// The time.
     pub clock: Arc<dyn Clock>,
-    /// Recently accepted principals ([`crate::ports::NoLivenessCache`] to switch off).
-    pub liveness: Arc<dyn LivenessCache>,
 }
 
 /// Policies the use cases apply.

@@ -1,6 +1,6 @@
 //! Reaching the other instances' caches through PostgreSQL `LISTEN/NOTIFY`.
 //!
-//! The persistence adapter sends `NOTIFY` on [`LIVENESS_CHANNEL`] with a user id inside
+//! The persistence adapter sends `NOTIFY` on [`LIVENESS_CHANNEL`] (its constant) with a user id inside
 //! every transaction that revokes a session or changes a user; PostgreSQL delivers it
 //! when (and only if) that transaction commits. Each instance listens on its own
 //! connection and forgets that user.
@@ -19,7 +19,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use application::ports::LivenessCache as _;
 use domain::UserId;
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
@@ -27,11 +26,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::InProcessLivenessCache;
-use crate::persistence::Database;
-
-/// The notification channel; the payload is the id of the user whose sessions or record
-/// changed.
-pub const LIVENESS_CHANNEL: &str = "gatehouse_liveness";
+use crate::persistence::{Database, LIVENESS_CHANNEL};
 
 /// How long to wait before subscribing again after the listener failed.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_millis(500);

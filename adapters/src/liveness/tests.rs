@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::*;
 
-fn principal_of(user: &User) -> Principal {
+pub(super) fn principal_of(user: &User) -> Principal {
     let now = Utc::now();
     Principal {
         user: user.clone(),
@@ -20,7 +20,7 @@ fn principal_of(user: &User) -> Principal {
     }
 }
 
-fn user() -> User {
+pub(super) fn user() -> User {
     User {
         id: UserId::from_uuid(Uuid::now_v7()),
         email: EmailAddress::parse("jane.doe@example.com").expect("valid email"),
@@ -51,7 +51,7 @@ fn warm(cache: &InProcessLivenessCache, principal: &Principal) {
 fn hits(cache: &InProcessLivenessCache, principal: &Principal) -> bool {
     match cache.lookup(principal.user.id, principal.session.id) {
         CacheLookup::Hit(found) => {
-            assert_eq!(&*found, principal);
+            assert_eq!(&found, principal);
             true
         }
         CacheLookup::Miss(_) => false,

@@ -62,7 +62,7 @@ impl SeaOrmAuthEventLog {
     }
 }
 
-fn user_from_row(row: users::Model) -> anyhow::Result<User> {
+pub(super) fn user_from_row(row: users::Model) -> anyhow::Result<User> {
     Ok(User {
         id: UserId::from_uuid(row.id),
         email: EmailAddress::parse(&row.email)
@@ -74,7 +74,7 @@ fn user_from_row(row: users::Model) -> anyhow::Result<User> {
     })
 }
 
-fn session_from_row(row: sessions::Model) -> Session {
+pub(super) fn session_from_row(row: sessions::Model) -> Session {
     Session {
         id: SessionId::from_uuid(row.id),
         user_id: UserId::from_uuid(row.user_id),
@@ -146,7 +146,7 @@ fn event_row(event: &AuthEvent) -> auth_events::ActiveModel {
 }
 
 /// Tells the other instances' liveness caches that `user_id`'s sessions or record
-/// changed (see `crate::liveness`). Called inside the changing transaction: PostgreSQL
+/// changed (on [`super::LIVENESS_CHANNEL`]; see `crate::liveness`). Called inside the changing transaction: PostgreSQL
 /// delivers the notification when it commits, and never if it rolls back. SQLite is
 /// single-instance: nothing to tell.
 async fn announce_change<C: ConnectionTrait>(conn: &C, user_id: UserId) -> Result<(), DbErr> {
@@ -157,7 +157,7 @@ async fn announce_change<C: ConnectionTrait>(conn: &C, user_id: UserId) -> Resul
         DbBackend::Postgres,
         "SELECT pg_notify($1, $2)",
         [
-            crate::liveness::LIVENESS_CHANNEL.into(),
+            super::LIVENESS_CHANNEL.into(),
             user_id.as_uuid().to_string().into(),
         ],
     ))

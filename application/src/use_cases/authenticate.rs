@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use crate::Caller;
-use crate::ports::{CacheLookup, TokenDecodeError};
+use crate::ports::TokenDecodeError;
 use crate::service::{AuthConfig, Ports};
 
 /// The largest `Authorization` header accepted, in bytes; longer ones are refused
@@ -158,36 +158,23 @@ async fn check(
             | ClaimsRejection::NotYetValid,
         ) => return (Err(AuthenticateError::Invalid), subject),
     }
-    // A cached principal was live and active when read, and every revocation forgets
-    // it (see `LivenessCache`); expiry is the only change left to check here.
-    let stamp = match ports.liveness.lookup(claims.sub, claims.sid) {
-        CacheLookup::Hit(principal)
+    // The store answers a session of this user that is not revoked, of an active user
+    // (maybe read a moment ago: expiry is checked here, against the clock). The other
+    // conditions are checked again, so that a store answering more than it should
+    // cannot let a token through.
+    match ports.principals.load_live(claims.sub, claims.sid).await {
+        Ok(Some(principal))
             if principal.session.id == claims.sid
                 && principal.session.user_id == claims.sub
                 && principal.user.id == claims.sub
                 && principal.session.is_live(now)
                 && principal.user.is_active =>
         {
-            return (Ok(*principal), subject);
+            (Ok(principal), subject)
         }
-        CacheLookup::Hit(_) => None,
-        CacheLookup::Miss(stamp) => Some(stamp),
-    };
-    let session = match ports.sessions.find_by_id(claims.sid).await {
-        Ok(Some(session)) if session.user_id == claims.sub && session.is_live(now) => session,
-        Ok(_) => return (Err(AuthenticateError::Revoked), subject),
-        Err(err) => return (Err(err.into()), subject),
-    };
-    let user = match ports.users.find_by_id(claims.sub).await {
-        Ok(Some(user)) if user.is_active => user,
-        Ok(_) => return (Err(AuthenticateError::Revoked), subject),
-        Err(err) => return (Err(err.into()), subject),
-    };
-    let principal = Principal { user, session };
-    if let Some(stamp) = stamp {
-        ports.liveness.put(stamp, &principal);
+        Ok(_) => (Err(AuthenticateError::Revoked), subject),
+        Err(err) => (Err(err.into()), subject),
     }
-    (Ok(principal), subject)
 }
 
 /// The token of a `Bearer` credential (scheme case-insensitive, RFC 6750), or `None`
@@ -207,7 +194,6 @@ mod tests {
     use domain::SessionId;
 
     use super::*;
-    use crate::ports::{CacheLookup, CacheStamp, MockLivenessCache};
     use crate::use_cases::test_support::{
         Mocks, assert_carries_unavailable, assert_event, caller, capture_events, config, now, only,
         taken, unavailable, user,
@@ -276,17 +262,22 @@ mod tests {
             .returning(move |_| outcome.clone());
     }
 
-    fn finds_session(mocks: &mut Mocks, id: SessionId, found: Option<Session>) {
+    /// The principal store answers `session` with `user` for the fixture's claims (both
+    /// found, else nothing), once.
+    fn loads(mocks: &mut Mocks, fixture: &Fixture, session: Option<Session>, user: Option<User>) {
+        let (user_id, session_id) = (fixture.claims.sub, fixture.claims.sid);
+        let found = session
+            .zip(user)
+            .map(|(session, user)| Principal { user, session });
         mocks
-            .sessions
-            .expect_find_by_id()
-            .withf(move |wanted| *wanted == id)
+            .principals
+            .expect_load_live()
+            .withf(move |user, session| *user == user_id && *session == session_id)
             .times(1)
-            .returning(move |_| Ok(found.clone()));
+            .returning(move |_, _| Ok(found.clone()));
     }
 
-    /// The user lookup, for the principal and for the owner of a refused token's event
-    /// alike (how often it runs is the use case's business).
+    /// The user lookup for the owner of a refused token's event.
     fn finds_user(mocks: &mut Mocks, id: UserId, found: Option<User>) {
         mocks
             .users
@@ -297,7 +288,7 @@ mod tests {
 
     fn nothing_is_decoded_or_looked_up(mocks: &mut Mocks) {
         mocks.tokens.expect_decode().never();
-        mocks.sessions.expect_find_by_id().never();
+        mocks.principals.expect_load_live().never();
         mocks.users.expect_find_by_id().never();
     }
 
@@ -309,7 +300,7 @@ mod tests {
     ) -> (Result<Principal, AuthenticateError>, Vec<AuthEvent>) {
         let mut mocks = Mocks::default();
         decodes(&mut mocks, Ok(claims));
-        mocks.sessions.expect_find_by_id().never();
+        mocks.principals.expect_load_live().never();
         finds_user(&mut mocks, user.id, Some(user.clone()));
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
@@ -318,7 +309,8 @@ mod tests {
         (result, taken(&events))
     }
 
-    /// Authenticates the fixture's valid claims against the stored `session` and `user`.
+    /// Authenticates the fixture's valid claims with the principal store answering
+    /// `session` and `user` (nothing unless both are given), `user` being the stored one.
     async fn authenticate_against(
         fixture: &Fixture,
         session: Option<Session>,
@@ -326,7 +318,7 @@ mod tests {
     ) -> (Result<Principal, AuthenticateError>, Vec<AuthEvent>) {
         let mut mocks = Mocks::default();
         decodes(&mut mocks, Ok(fixture.claims.clone()));
-        finds_session(&mut mocks, fixture.claims.sid, session);
+        loads(&mut mocks, fixture, session, user.clone());
         finds_user(&mut mocks, fixture.claims.sub, user);
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
@@ -363,12 +355,12 @@ mod tests {
             let fixture = fixture();
             let mut mocks = Mocks::default();
             decodes(&mut mocks, Ok(fixture.claims.clone()));
-            finds_session(
+            loads(
                 &mut mocks,
-                fixture.session.id,
+                &fixture,
                 Some(fixture.session.clone()),
+                Some(fixture.user.clone()),
             );
-            finds_user(&mut mocks, fixture.user.id, Some(fixture.user.clone()));
             mocks.events.expect_record().never();
             let ports = mocks.into_ports();
 
@@ -500,7 +492,7 @@ mod tests {
     async fn a_token_the_codec_refuses_is_invalid_and_recorded_without_a_user() {
         let mut mocks = Mocks::default();
         decodes(&mut mocks, Err(TokenDecodeError::Invalid));
-        mocks.sessions.expect_find_by_id().never();
+        mocks.principals.expect_load_live().never();
         // A forged token names whoever it likes: it must not reach anyone's log.
         mocks.users.expect_find_by_id().never();
         let events = capture_events(&mut mocks.events);
@@ -635,7 +627,7 @@ mod tests {
         let Fixture { user, claims, .. } = issued_at(now() - TimeDelta::days(2));
         let mut mocks = Mocks::default();
         decodes(&mut mocks, Ok(claims));
-        mocks.sessions.expect_find_by_id().never();
+        mocks.principals.expect_load_live().never();
         finds_user(&mut mocks, user.id, None);
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
@@ -665,7 +657,7 @@ mod tests {
                 user_id: Some(user.id),
             }),
         );
-        mocks.sessions.expect_find_by_id().never();
+        mocks.principals.expect_load_live().never();
         finds_user(&mut mocks, user.id, Some(user.clone()));
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
@@ -691,7 +683,7 @@ mod tests {
             &mut mocks,
             Err(TokenDecodeError::InvalidClaims { user_id: None }),
         );
-        mocks.sessions.expect_find_by_id().never();
+        mocks.principals.expect_load_live().never();
         mocks.users.expect_find_by_id().never();
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
@@ -791,9 +783,27 @@ mod tests {
             user_id: someone_else.id,
             ..fixture.session.clone()
         };
+
+        let (result, events) =
+            authenticate_against(&fixture, Some(session), Some(fixture.user.clone())).await;
+
+        assert_revoked(&result, events, Some(fixture.user.id));
+    }
+
+    #[tokio::test]
+    async fn a_principal_answered_with_another_user_is_not_trusted_but_revoked() {
+        // The store (or a cache in it) answering for the wrong user must not let the
+        // token through as someone else.
+        let fixture = fixture();
+        let stranger = user("someone.else@example.com");
         let mut mocks = Mocks::default();
         decodes(&mut mocks, Ok(fixture.claims.clone()));
-        finds_session(&mut mocks, fixture.claims.sid, Some(session));
+        loads(
+            &mut mocks,
+            &fixture,
+            Some(fixture.session.clone()),
+            Some(stranger),
+        );
         finds_user(&mut mocks, fixture.user.id, Some(fixture.user.clone()));
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
@@ -828,44 +838,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_the_session_lookup_is_unavailable_authentication_is_unexpected_and_records_nothing()
+    async fn when_the_principal_store_is_unavailable_authentication_is_unexpected_and_records_nothing()
      {
         let fixture = fixture();
         let mut mocks = Mocks::default();
         decodes(&mut mocks, Ok(fixture.claims.clone()));
         mocks
-            .sessions
-            .expect_find_by_id()
+            .principals
+            .expect_load_live()
             .times(1)
-            .returning(|_| Err(unavailable()));
+            .returning(|_, _| Err(unavailable()));
         mocks.users.expect_find_by_id().never();
-        mocks.events.expect_record().never();
-        let ports = mocks.into_ports();
-
-        let result = authenticate(&ports, &config(), bearer()).await;
-
-        let Err(AuthenticateError::Unexpected(err)) = result else {
-            panic!("expected Unexpected, got {result:?}");
-        };
-        assert_carries_unavailable(&err);
-    }
-
-    #[tokio::test]
-    async fn when_the_user_lookup_is_unavailable_authentication_is_unexpected_and_records_nothing()
-    {
-        let fixture = fixture();
-        let mut mocks = Mocks::default();
-        decodes(&mut mocks, Ok(fixture.claims.clone()));
-        finds_session(
-            &mut mocks,
-            fixture.session.id,
-            Some(fixture.session.clone()),
-        );
-        mocks
-            .users
-            .expect_find_by_id()
-            .times(1)
-            .returning(|_| Err(unavailable()));
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
@@ -896,148 +879,5 @@ mod tests {
             panic!("expected Unexpected, got {result:?}");
         };
         assert_carries_unavailable(&err);
-    }
-
-    /// A cache that answers `lookup` for the fixture's user and session with `answer`.
-    fn cache_answering(fixture: &Fixture, answer: CacheLookup) -> MockLivenessCache {
-        let (user_id, session_id) = (fixture.user.id, fixture.session.id);
-        let mut cache = MockLivenessCache::new();
-        cache
-            .expect_lookup()
-            .withf(move |user, session| *user == user_id && *session == session_id)
-            .times(1)
-            .return_const(answer);
-        cache.expect_forget_user().never();
-        cache
-    }
-
-    fn cached(session: Session, user: User) -> CacheLookup {
-        CacheLookup::Hit(Box::new(Principal { user, session }))
-    }
-
-    #[tokio::test]
-    async fn a_token_whose_principal_is_cached_authenticates_without_reading_storage() {
-        let fixture = fixture();
-        let mut mocks = Mocks::default();
-        decodes(&mut mocks, Ok(fixture.claims.clone()));
-        mocks.sessions.expect_find_by_id().never();
-        mocks.users.expect_find_by_id().never();
-        mocks.events.expect_record().never();
-        let mut cache = cache_answering(
-            &fixture,
-            cached(fixture.session.clone(), fixture.user.clone()),
-        );
-        cache.expect_put().never();
-        mocks.liveness = Some(cache);
-        let ports = mocks.into_ports();
-
-        let principal = authenticate(&ports, &config(), bearer())
-            .await
-            .expect("token accepted");
-
-        assert_eq!(principal.user, fixture.user);
-        assert_eq!(principal.session, fixture.session);
-    }
-
-    #[tokio::test]
-    async fn on_a_cache_miss_the_principal_read_from_storage_is_cached_with_the_misss_stamp() {
-        let fixture = fixture();
-        let mut mocks = Mocks::default();
-        decodes(&mut mocks, Ok(fixture.claims.clone()));
-        finds_session(
-            &mut mocks,
-            fixture.session.id,
-            Some(fixture.session.clone()),
-        );
-        finds_user(&mut mocks, fixture.user.id, Some(fixture.user.clone()));
-        let mut cache = cache_answering(&fixture, CacheLookup::Miss(CacheStamp(7)));
-        let expected = Principal {
-            user: fixture.user.clone(),
-            session: fixture.session.clone(),
-        };
-        cache
-            .expect_put()
-            .withf(move |stamp, principal| *stamp == CacheStamp(7) && *principal == expected)
-            .times(1)
-            .return_const(());
-        mocks.liveness = Some(cache);
-        let ports = mocks.into_ports();
-
-        let result = authenticate(&ports, &config(), bearer()).await;
-
-        assert!(result.is_ok(), "{result:?}");
-    }
-
-    #[tokio::test]
-    async fn a_cached_session_that_has_expired_since_is_not_answered_from_the_cache_but_revoked() {
-        // The token is still within its exp leeway; the session, cached while live, ended
-        // at `now`: storage decides, and says revoked.
-        let fixture = issued_at(now() - TimeDelta::seconds(3600));
-        let mut mocks = Mocks::default();
-        decodes(&mut mocks, Ok(fixture.claims.clone()));
-        finds_session(
-            &mut mocks,
-            fixture.session.id,
-            Some(fixture.session.clone()),
-        );
-        finds_user(&mut mocks, fixture.user.id, Some(fixture.user.clone()));
-        let events = capture_events(&mut mocks.events);
-        let mut cache = cache_answering(
-            &fixture,
-            cached(fixture.session.clone(), fixture.user.clone()),
-        );
-        cache.expect_put().never();
-        mocks.liveness = Some(cache);
-        let ports = mocks.into_ports();
-
-        let result = authenticate(&ports, &config(), bearer()).await;
-
-        assert_revoked(&result, taken(&events), Some(fixture.user.id));
-    }
-
-    #[tokio::test]
-    async fn a_cached_entry_for_another_user_or_session_is_not_trusted() {
-        let fixture = fixture();
-        let stranger = user("someone.else@example.com");
-        let mut mocks = Mocks::default();
-        decodes(&mut mocks, Ok(fixture.claims.clone()));
-        finds_session(
-            &mut mocks,
-            fixture.session.id,
-            Some(fixture.session.clone()),
-        );
-        finds_user(&mut mocks, fixture.user.id, Some(fixture.user.clone()));
-        let mut cache = cache_answering(&fixture, cached(fixture.session.clone(), stranger));
-        cache.expect_put().never();
-        mocks.liveness = Some(cache);
-        let ports = mocks.into_ports();
-
-        let principal = authenticate(&ports, &config(), bearer())
-            .await
-            .expect("token accepted from storage");
-
-        assert_eq!(principal.user, fixture.user);
-    }
-
-    #[tokio::test]
-    async fn a_token_refused_by_storage_is_not_cached() {
-        let fixture = fixture();
-        let revoked = Session {
-            revoked_at: Some(now() - TimeDelta::minutes(1)),
-            ..fixture.session.clone()
-        };
-        let mut mocks = Mocks::default();
-        decodes(&mut mocks, Ok(fixture.claims.clone()));
-        finds_session(&mut mocks, fixture.session.id, Some(revoked));
-        finds_user(&mut mocks, fixture.user.id, Some(fixture.user.clone()));
-        let events = capture_events(&mut mocks.events);
-        let mut cache = cache_answering(&fixture, CacheLookup::Miss(CacheStamp(1)));
-        cache.expect_put().never();
-        mocks.liveness = Some(cache);
-        let ports = mocks.into_ports();
-
-        let result = authenticate(&ports, &config(), bearer()).await;
-
-        assert_revoked(&result, taken(&events), Some(fixture.user.id));
     }
 }

@@ -175,8 +175,6 @@ pub async fn log_in(
         ),
     };
     let started = ports.sessions.start(&login).await;
-    // The cached user's `last_login` (and maybe its hash) is now stale.
-    ports.liveness.forget_user(user.id);
     // The write is a compare-and-swap on the hash just verified and on the account being
     // active: a password change or a deactivation that committed since the verification
     // makes this login what it would have been a moment later — a failed one, counted
@@ -248,7 +246,7 @@ mod tests {
     use crate::Unavailable;
     use crate::use_cases::test_support::{
         CALLER_IP, CALLER_USER_AGENT, Captured, Mocks, assert_carries_unavailable, assert_event,
-        caller, capture_events, captured, config, forgets, now, only, taken, unavailable, user,
+        caller, capture_events, captured, config, now, only, taken, unavailable, user,
     };
 
     /// As a client might send it: padded, needlessly quoted, in another case than it
@@ -395,8 +393,6 @@ mod tests {
         let claims = signs_token(&mut mocks);
         let logins = starts_session(&mut mocks);
         mocks.events.expect_record().never();
-        // The cached user's `last_login` is stale once the session is stored.
-        mocks.liveness = Some(forgets(user.id));
         let ports = mocks.into_ports();
 
         let issued = log_in(&ports, &config(), request(EMAIL))

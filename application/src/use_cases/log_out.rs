@@ -33,13 +33,10 @@ pub async fn log_out(
         &caller.client_info(),
         now,
     );
-    let revoked = ports
+    ports
         .sessions
         .revoke(principal.session.id, principal.user.id, now, &event)
-        .await;
-    // Forgotten whatever the outcome: a failed call may still have committed.
-    ports.liveness.forget_user(principal.user.id);
-    revoked?;
+        .await?;
     Ok(())
 }
 
@@ -51,10 +48,9 @@ mod tests {
     use domain::{Session, SessionId};
 
     use super::*;
-    use crate::ports::MockLivenessCache;
     use crate::use_cases::test_support::{
-        Mocks, assert_carries_unavailable, assert_event, caller, captured, forgets, now, only,
-        taken, unavailable, user,
+        Mocks, assert_carries_unavailable, assert_event, caller, captured, now, only, taken,
+        unavailable, user,
     };
 
     fn principal() -> Principal {
@@ -136,51 +132,5 @@ mod tests {
             panic!("expected Unexpected, got {result:?}");
         };
         assert_carries_unavailable(&err);
-    }
-
-    #[tokio::test]
-    async fn logout_forgets_the_users_cached_sessions_after_the_revocation_before_it_returns() {
-        let principal = principal();
-        let user_id = principal.user.id;
-        let mut order = mockall::Sequence::new();
-        let mut mocks = Mocks::default();
-        mocks
-            .sessions
-            .expect_revoke()
-            .times(1)
-            .in_sequence(&mut order)
-            .returning(|_, _, _, _| Ok(true));
-        let mut cache = MockLivenessCache::new();
-        cache.expect_lookup().never();
-        cache.expect_put().never();
-        cache
-            .expect_forget_user()
-            .withf(move |id| *id == user_id)
-            .times(1)
-            .in_sequence(&mut order)
-            .return_const(());
-        mocks.liveness = Some(cache);
-        let ports = mocks.into_ports();
-
-        let result = log_out(&ports, &principal, &caller()).await;
-
-        assert!(result.is_ok(), "{result:?}");
-    }
-
-    #[tokio::test]
-    async fn logout_that_fails_in_the_database_still_forgets_the_users_cached_sessions() {
-        let principal = principal();
-        let mut mocks = Mocks::default();
-        mocks
-            .sessions
-            .expect_revoke()
-            .times(1)
-            .returning(|_, _, _, _| Err(unavailable()));
-        mocks.liveness = Some(forgets(principal.user.id));
-        let ports = mocks.into_ports();
-
-        let result = log_out(&ports, &principal, &caller()).await;
-
-        assert!(result.is_err(), "{result:?}");
     }
 }

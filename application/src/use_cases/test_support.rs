@@ -11,9 +11,8 @@ use domain::{
 use uuid::Uuid;
 
 use crate::ports::{
-    LivenessCache, MockAuthEventLog, MockClock, MockLivenessCache, MockLoginThrottle,
-    MockPasswordHasher, MockRateLimiter, MockSessionRepository, MockTokenCodec, MockUserRepository,
-    NoLivenessCache,
+    MockAuthEventLog, MockClock, MockLoginThrottle, MockPasswordHasher, MockPrincipalStore,
+    MockRateLimiter, MockSessionRepository, MockTokenCodec, MockUserRepository,
 };
 use crate::service::{AuthConfig, Ports};
 use crate::{Caller, Principal, Unavailable};
@@ -56,9 +55,7 @@ pub struct Mocks {
     pub tokens: MockTokenCodec,
     pub rate_limiter: MockRateLimiter,
     pub throttle: MockLoginThrottle,
-    /// `None`: a cache that always misses ([`NoLivenessCache`]), for the tests that are
-    /// not about caching.
-    pub liveness: Option<MockLivenessCache>,
+    pub principals: MockPrincipalStore,
 }
 
 impl Default for Mocks {
@@ -75,7 +72,7 @@ impl Default for Mocks {
             tokens: MockTokenCodec::default(),
             rate_limiter: MockRateLimiter::default(),
             throttle: MockLoginThrottle::default(),
-            liveness: None,
+            principals: MockPrincipalStore::default(),
         }
     }
 }
@@ -93,16 +90,13 @@ impl Mocks {
         Ports {
             users: Arc::new(self.users),
             sessions: Arc::new(self.sessions),
+            principals: Arc::new(self.principals),
             events: Arc::new(self.events),
             hasher: Arc::new(self.hasher),
             tokens: Arc::new(self.tokens),
             rate_limiter: Arc::new(self.rate_limiter),
             throttle: Arc::new(self.throttle),
             clock: Arc::new(clock),
-            liveness: match self.liveness {
-                Some(mock) => Arc::new(mock) as Arc<dyn LivenessCache>,
-                None => Arc::new(NoLivenessCache),
-            },
         }
     }
 }
@@ -118,6 +112,7 @@ pub fn untouchable_ports() -> Ports {
     mocks.users.expect_deactivate().never();
     mocks.sessions.expect_start().never();
     mocks.sessions.expect_find_by_id().never();
+    mocks.principals.expect_load_live().never();
     mocks.sessions.expect_revoke().never();
     mocks.sessions.expect_list_live().never();
     mocks.sessions.expect_revoke_all().never();
@@ -251,18 +246,4 @@ pub fn assert_event(
     );
     assert_eq!(event.created_at, now(), "{event:?}");
     assert_eq!(event.count, 1, "{event:?}");
-}
-
-/// A liveness cache that expects everything cached for `user_id` to be forgotten exactly
-/// once, and is asked nothing else.
-pub fn forgets(user_id: UserId) -> MockLivenessCache {
-    let mut cache = MockLivenessCache::new();
-    cache
-        .expect_forget_user()
-        .withf(move |id| *id == user_id)
-        .times(1)
-        .return_const(());
-    cache.expect_lookup().never();
-    cache.expect_put().never();
-    cache
 }

@@ -54,3 +54,7 @@ async fn pooled_db() -> TestDb {
 #[allow(clippy::duplicate_mod)]
 #[path = "tests.rs"]
 mod tests;
+
+#[allow(clippy::duplicate_mod)]
+#[path = "../principals/tests.rs"]
+mod principals;

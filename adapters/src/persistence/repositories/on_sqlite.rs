@@ -45,3 +45,7 @@ async fn pooled_db() -> PooledDb {
 #[allow(clippy::duplicate_mod)]
 #[path = "tests.rs"]
 mod tests;
+
+#[allow(clippy::duplicate_mod)]
+#[path = "../principals/tests.rs"]
+mod principals;

@@ -124,10 +124,7 @@ pub async fn change_password(
             now,
             &event,
         )
-        .await;
-    // Forgotten whatever the outcome: a failed call may still have committed.
-    ports.liveness.forget_user(user.id);
-    let applied = applied?;
+        .await?;
     if applied {
         Ok(())
     } else {
@@ -154,8 +151,8 @@ mod tests {
     use crate::ports::ThrottleDecision;
     use crate::use_cases::test_support::{
         Captured, Mocks, PRINCIPAL_EMAIL_KEY, assert_carries_unavailable, assert_event, caller,
-        capture_events, captured, config, forgets, now, only, principal, someone_else, taken,
-        unavailable, untouchable_ports,
+        capture_events, captured, config, now, only, principal, someone_else, taken, unavailable,
+        untouchable_ports,
     };
 
     const CURRENT_PASSWORD: &str = "Correct7Horse";
@@ -309,8 +306,6 @@ mod tests {
         hashes(&mut mocks, NEW_PASSWORD, None);
         let events = changes(&mut mocks, &principal, true, None);
         mocks.events.expect_record().never();
-        // The other sessions are revoked: this instance must not answer from its cache.
-        mocks.liveness = Some(forgets(principal.user.id));
         let ports = mocks.into_ports();
 
         let result = change_password(

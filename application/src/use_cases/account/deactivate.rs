@@ -85,10 +85,7 @@ pub async fn deactivate(
         &caller.client_info(),
         now,
     );
-    let deactivated = ports.users.deactivate(user.id, now, &event).await;
-    // Forgotten whatever the outcome: a failed call may still have committed.
-    ports.liveness.forget_user(user.id);
-    deactivated?;
+    ports.users.deactivate(user.id, now, &event).await?;
     Ok(())
 }
 
@@ -102,7 +99,7 @@ mod tests {
     use crate::ports::ThrottleDecision;
     use crate::use_cases::test_support::{
         Captured, Mocks, PRINCIPAL_EMAIL_KEY, assert_carries_unavailable, assert_event, caller,
-        capture_events, captured, forgets, now, only, principal, someone_else, taken, unavailable,
+        capture_events, captured, now, only, principal, someone_else, taken, unavailable,
         untouchable_ports,
     };
 
@@ -221,8 +218,6 @@ mod tests {
         let events = deactivates(&mut mocks, &principal, None);
         mocks.hasher.expect_hash().never();
         mocks.events.expect_record().never();
-        // Every session is revoked: this instance must not answer from its cache.
-        mocks.liveness = Some(forgets(principal.user.id));
         let ports = mocks.into_ports();
 
         let result = deactivate(&ports, &principal, request(principal.user.id)).await;

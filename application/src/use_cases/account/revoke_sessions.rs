@@ -73,10 +73,8 @@ pub async fn revoke_session(
     let revoked = ports
         .sessions
         .revoke(request.session_id, request.user_id, now, &event)
-        .await;
-    // Forgotten whatever the outcome: a failed call may still have committed.
-    ports.liveness.forget_user(request.user_id);
-    if revoked? {
+        .await?;
+    if revoked {
         Ok(())
     } else {
         Err(RevokeSessionError::NotFound)
@@ -103,10 +101,7 @@ pub async fn revoke_all_sessions(
         &caller.client_info(),
         now,
     );
-    let revoked = ports.sessions.revoke_all(user_id, now, &event).await;
-    // Forgotten whatever the outcome: a failed call may still have committed.
-    ports.liveness.forget_user(user_id);
-    Ok(revoked?)
+    Ok(ports.sessions.revoke_all(user_id, now, &event).await?)
 }
 
 #[cfg(test)]
@@ -115,8 +110,8 @@ mod tests {
 
     use super::*;
     use crate::use_cases::test_support::{
-        Captured, Mocks, assert_carries_unavailable, assert_event, caller, captured, forgets, now,
-        only, principal, someone_else, taken, unavailable, untouchable_ports,
+        Captured, Mocks, assert_carries_unavailable, assert_event, caller, captured, now, only,
+        principal, someone_else, taken, unavailable, untouchable_ports,
     };
 
     fn request(user_id: UserId, session_id: SessionId) -> RevokeSessionRequest {
@@ -345,46 +340,5 @@ mod tests {
             panic!("expected Unexpected, got {result:?}");
         };
         assert_carries_unavailable(&err);
-    }
-
-    #[tokio::test]
-    async fn revoking_a_session_forgets_the_users_cached_sessions_before_it_returns() {
-        let principal = principal();
-        let mut mocks = Mocks::default();
-        revokes(
-            &mut mocks,
-            another_session_of(&principal),
-            principal.user.id,
-            true,
-        );
-        mocks.liveness = Some(forgets(principal.user.id));
-        let ports = mocks.into_ports();
-
-        let result = revoke_session(
-            &ports,
-            &principal,
-            request(principal.user.id, another_session_of(&principal)),
-        )
-        .await;
-
-        assert!(result.is_ok(), "{result:?}");
-    }
-
-    #[tokio::test]
-    async fn revoking_all_sessions_forgets_the_users_cached_sessions_before_it_returns() {
-        let principal = principal();
-        let mut mocks = Mocks::default();
-        revokes_all(&mut mocks, principal.user.id, 2);
-        mocks.liveness = Some(forgets(principal.user.id));
-        let ports = mocks.into_ports();
-
-        let result = revoke_all_sessions(&ports, &principal, principal.user.id, &caller()).await;
-
-        assert_eq!(result.ok(), Some(2));
-    }
-
-    /// A fixed id per principal, so that the expectation and the request agree.
-    fn another_session_of(principal: &Principal) -> SessionId {
-        SessionId::from_uuid(Uuid::from_u128(principal.user.id.as_uuid().as_u128() ^ 1))
     }
 }
