@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use adapters::liveness::LIVENESS_CHANNEL;
+use adapters::persistence::LIVENESS_CHANNEL;
 use adapters::persistence::{Database, SeaOrmSessionRepository, SeaOrmUserRepository, connect};
 use application::ports::{NewLogin, SessionRepository as _, StartLoginError, UserRepository as _};
 use chrono::{TimeDelta, Utc};

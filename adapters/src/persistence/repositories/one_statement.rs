@@ -63,7 +63,7 @@ pub(super) async fn start(db: &Database, login: &NewLogin) -> Result<(), StartLo
     ];
     values.extend(session_values(session));
     values.extend(event_values(event));
-    values.push(crate::liveness::LIVENESS_CHANNEL.into());
+    values.push(crate::persistence::LIVENESS_CHANNEL.into());
     let started: i64 = db
         .connection()
         .query_one_raw(Statement::from_sql_and_values(
