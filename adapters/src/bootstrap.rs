@@ -234,6 +234,7 @@ pub async fn build_app(settings: &Settings, jwt_secret: &SecretString) -> anyhow
         readiness: Arc::new(database.clone()),
         cors_origins: settings.cors_origins.clone(),
         body_read_timeout: Duration::from_secs(settings.http.body_read_timeout_secs),
+        request_timeout: Duration::from_secs(settings.http.request_timeout_secs),
     });
     Ok(App {
         endpoint: endpoint.boxed(),

@@ -83,7 +83,8 @@ pub struct Settings {
     pub environment: Environment,
     /// `DATABASE_URL`.
     pub database_url: String,
-    /// `DATABASE_MAX_CONNECTIONS`, `DATABASE_CONNECT_TIMEOUT_SECONDS`.
+    /// `DATABASE_MAX_CONNECTIONS`, `DATABASE_CONNECT_TIMEOUT_SECONDS`,
+    /// `DATABASE_STATEMENT_TIMEOUT_SECONDS`, `READY_TIMEOUT_MILLISECONDS`.
     pub database_pool: crate::persistence::PoolSettings,
     /// `HOST`.
     pub host: String,
@@ -132,6 +133,10 @@ pub struct HttpSettings {
     pub header_read_timeout_secs: u64,
     /// `HTTP_BODY_READ_TIMEOUT_SECONDS`: to deliver a request's body once its headers are in.
     pub body_read_timeout_secs: u64,
+    /// `HTTP_REQUEST_TIMEOUT_SECONDS`: the deadline of a request once its body is in —
+    /// every wait inside it (for a pool connection, a query, a password hash) included;
+    /// then 503 with `Retry-After`.
+    pub request_timeout_secs: u64,
     /// `HTTP_MAX_CONNECTIONS`: open connections at most; `None` sizes the cap from the
     /// file-descriptor limit at start-up.
     pub max_connections: Option<usize>,
@@ -193,6 +198,9 @@ pub const MAX_THROTTLE_WINDOW_SECONDS: u64 = 7 * 86_400;
 /// The longest `SESSION_CACHE_TTL_SECONDS`: the contract lets a revoked session be
 /// accepted for at most one second.
 pub const MAX_SESSION_CACHE_TTL_SECONDS: u64 = 1;
+/// What `READY_TIMEOUT_MILLISECONDS` may be: long enough for a query on a slow
+/// network, short enough that `/ready` answers a probe before the probe gives up.
+pub const READY_TIMEOUT_MILLISECONDS_RANGE: std::ops::RangeInclusive<u64> = 50..=60_000;
 /// Production refuses a trusted IPv4 range wider than this prefix: a `/7` or wider always
 /// spans public addresses, whose clients could then choose their own IP.
 pub const MIN_PRODUCTION_TRUSTED_PREFIX_V4: u8 = 8;
@@ -462,12 +470,25 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        let ready_timeout_ms: u64 = parse(&var, "READY_TIMEOUT_MILLISECONDS", 500)?;
+        if !READY_TIMEOUT_MILLISECONDS_RANGE.contains(&ready_timeout_ms) {
+            return Err(ConfigError::new(
+                "READY_TIMEOUT_MILLISECONDS",
+                format!(
+                    "must be {} to {} milliseconds",
+                    READY_TIMEOUT_MILLISECONDS_RANGE.start(),
+                    READY_TIMEOUT_MILLISECONDS_RANGE.end()
+                ),
+            ));
+        }
         let settings = Settings {
             environment,
             database_url,
             database_pool: crate::persistence::PoolSettings {
                 max_connections: (max_connections > 0).then_some(max_connections),
                 connect_timeout_secs,
+                statement_timeout_secs: seconds(&var, "DATABASE_STATEMENT_TIMEOUT_SECONDS", 5)?,
+                ready_timeout_ms,
             },
             host: host(var("HOST"))?,
             port: parse(&var, "PORT", 8000)?,
@@ -493,6 +514,7 @@ impl Settings {
             http: HttpSettings {
                 header_read_timeout_secs: seconds(&var, "HTTP_HEADER_READ_TIMEOUT_SECONDS", 10)?,
                 body_read_timeout_secs: seconds(&var, "HTTP_BODY_READ_TIMEOUT_SECONDS", 10)?,
+                request_timeout_secs: seconds(&var, "HTTP_REQUEST_TIMEOUT_SECONDS", 10)?,
                 max_connections: match parse::<usize>(&var, "HTTP_MAX_CONNECTIONS", 0)? {
                     0 => None,
                     n if n < 2 => {
@@ -849,10 +871,13 @@ mod tests {
             HttpSettings {
                 header_read_timeout_secs: 10,
                 body_read_timeout_secs: 10,
+                request_timeout_secs: 10,
                 max_connections: None,
             }
         );
         for (var, value) in [
+            ("HTTP_REQUEST_TIMEOUT_SECONDS", "0"),
+            ("HTTP_REQUEST_TIMEOUT_SECONDS", "3601"),
             ("HTTP_HEADER_READ_TIMEOUT_SECONDS", "0"),
             ("HTTP_BODY_READ_TIMEOUT_SECONDS", "0"),
             ("HTTP_BODY_READ_TIMEOUT_SECONDS", "3601"),
@@ -906,6 +931,35 @@ mod tests {
         assert_eq!(s.database_pool.connect_timeout_secs, 2);
         let err = settings(&[("DATABASE_CONNECT_TIMEOUT_SECONDS", "0")]).expect_err("zero");
         assert_eq!(err.variable, "DATABASE_CONNECT_TIMEOUT_SECONDS");
+    }
+
+    #[test]
+    fn database_timeouts_default_inside_the_request_deadline_and_refuse_what_is_out_of_range() {
+        let s = settings(&[]).expect("defaults");
+        assert_eq!(s.database_pool.statement_timeout_secs, 5);
+        assert_eq!(s.database_pool.ready_timeout_ms, 500);
+        // A statement cut by its own timeout answers 503 before the deadline does, and
+        // `/ready` answers before a probe with the usual 1 s timeout gives up.
+        assert!(s.database_pool.statement_timeout_secs < s.http.request_timeout_secs);
+        assert!(s.database_pool.ready_timeout_ms < 1000);
+        let s = settings(&[
+            ("DATABASE_STATEMENT_TIMEOUT_SECONDS", "30"),
+            ("READY_TIMEOUT_MILLISECONDS", "2000"),
+        ])
+        .expect("set");
+        assert_eq!(s.database_pool.statement_timeout_secs, 30);
+        assert_eq!(s.database_pool.ready_timeout_ms, 2000);
+        for (var, value) in [
+            ("DATABASE_STATEMENT_TIMEOUT_SECONDS", "0"),
+            ("DATABASE_STATEMENT_TIMEOUT_SECONDS", "3601"),
+            ("DATABASE_STATEMENT_TIMEOUT_SECONDS", "5s"),
+            ("READY_TIMEOUT_MILLISECONDS", "0"),
+            ("READY_TIMEOUT_MILLISECONDS", "49"),
+            ("READY_TIMEOUT_MILLISECONDS", "60001"),
+        ] {
+            let err = settings(&[(var, value)]).expect_err(value);
+            assert_eq!(err.variable, var, "{var}={value}");
+        }
     }
 
     #[test]

@@ -66,6 +66,8 @@ pub struct HttpDeps {
     pub trusted_proxies: TrustedProxies,
     /// How long a request's body may take to arrive, once its headers have.
     pub body_read_timeout: Duration,
+    /// How long a request may take once its body is in; then 503 with `Retry-After`.
+    pub request_timeout: Duration,
 }
 
 /// The whole HTTP application.
@@ -115,6 +117,7 @@ pub fn app(deps: HttpDeps) -> impl Endpoint<Output = Response> {
             trusted_proxies: Arc::new(deps.trusted_proxies),
             service: deps.service,
             body_read_timeout: deps.body_read_timeout,
+            request_timeout: deps.request_timeout,
         },
     )
 }

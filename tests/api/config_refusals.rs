@@ -185,6 +185,37 @@ fn table() -> Vec<Row> {
             "SESSION_CACHE_TTL_SECONDS",
             &[("SESSION_CACHE_TTL_SECONDS", "2")],
         ),
+        // Timeouts cannot be off, nor so long that they never bound anything.
+        row(
+            Env::Both,
+            "HTTP_REQUEST_TIMEOUT_SECONDS",
+            &[("HTTP_REQUEST_TIMEOUT_SECONDS", "0")],
+        ),
+        row(
+            Env::Development,
+            "HTTP_REQUEST_TIMEOUT_SECONDS",
+            &[("HTTP_REQUEST_TIMEOUT_SECONDS", "3601")],
+        ),
+        row(
+            Env::Both,
+            "DATABASE_STATEMENT_TIMEOUT_SECONDS",
+            &[("DATABASE_STATEMENT_TIMEOUT_SECONDS", "0")],
+        ),
+        row(
+            Env::Development,
+            "DATABASE_STATEMENT_TIMEOUT_SECONDS",
+            &[("DATABASE_STATEMENT_TIMEOUT_SECONDS", "3601")],
+        ),
+        row(
+            Env::Both,
+            "READY_TIMEOUT_MILLISECONDS",
+            &[("READY_TIMEOUT_MILLISECONDS", "0")],
+        ),
+        row(
+            Env::Development,
+            "READY_TIMEOUT_MILLISECONDS",
+            &[("READY_TIMEOUT_MILLISECONDS", "60001")],
+        ),
     ];
     // A refusal at connect time must come before the connect timeout's default.
     for row in &mut rows {

@@ -1,12 +1,14 @@
-//! Database faults. On PostgreSQL, through a loopback TCP proxy the test can cut: the
-//! app's connections die (as with a restart of PostgreSQL or `pg_terminate_backend`), and
-//! new ones are refused, without touching the shared server the other tests use. On
+//! Database faults. On PostgreSQL, through a loopback TCP proxy the test can cut (the
+//! app's connections die, as with a restart of PostgreSQL or `pg_terminate_backend`, and
+//! new ones are refused), black-hole (nothing answers, nothing is closed) or slow down,
+//! without touching the shared server the other tests use; and with a table another
+//! session keeps locked (the statement timeout). On
 //! SQLite, a full disk (a small tmpfs, which needs root and `mount`) and a file that
 //! cannot be written (`chattr +i`, which needs root and a file system that has the
 //! flag); each test says why it skips when it cannot set its fault up.
 //!
-//! The PostgreSQL test and its proxy are compiled only by the `needs_postgres` harness,
-//! which reports the test ignored when no server answers (see `needs_postgres.rs`).
+//! The PostgreSQL tests and their proxy are compiled only by the `needs_postgres`
+//! harness, which reports them ignored when no server answers (see `needs_postgres.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -14,20 +16,33 @@ use reqwest::StatusCode;
 
 use crate::helpers::{Backend, PASSWORD, assert_error, spawn_app_on, token, unique_email};
 
-// The PostgreSQL test and its proxy: run by the `needs_postgres` harness.
+// The PostgreSQL tests and their proxy: run by the `needs_postgres` harness.
 needs_postgres! {
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 use tokio::task::AbortHandle;
 
-/// Forwards loopback connections to PostgreSQL until cut.
+/// What the proxy does with the bytes it carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flow {
+    /// Forwards each chunk after `delay` (a slow network).
+    Open { delay: Duration },
+    /// Holds every chunk, and forwards nothing of new connections either: a database that
+    /// stopped answering, or a network that drops its packets. Nothing is lost: once the
+    /// flow opens again the held bytes go on, as TCP's retransmissions would.
+    Held,
+}
+
+/// Forwards loopback connections to PostgreSQL, until cut, black-holed or slowed down.
 struct CuttableProxy {
     port: u16,
     open: Arc<AtomicBool>,
+    flow: Arc<watch::Sender<Flow>>,
     links: Arc<Mutex<Vec<AbortHandle>>>,
 }
 
@@ -36,23 +51,38 @@ impl CuttableProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let open = Arc::new(AtomicBool::new(true));
+        let flow = Arc::new(watch::Sender::new(Flow::Open {
+            delay: Duration::ZERO,
+        }));
         let links: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
-        let (accept_open, accept_links) = (Arc::clone(&open), Arc::clone(&links));
+        let (accept_open, accept_links, accept_flow) =
+            (Arc::clone(&open), Arc::clone(&links), Arc::clone(&flow));
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
                 if !accept_open.load(Ordering::SeqCst) {
                     continue; // dropped: the connection is refused mid-handshake
                 }
                 let upstream = upstream.clone();
+                let (to_server, to_client) = (accept_flow.subscribe(), accept_flow.subscribe());
                 let link = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    if let Ok(server) = TcpStream::connect(&upstream).await {
+                        let (client_read, client_write) = client.into_split();
+                        let (server_read, server_write) = server.into_split();
+                        tokio::join!(
+                            pump(client_read, server_write, to_server),
+                            pump(server_read, client_write, to_client),
+                        );
                     }
                 });
                 accept_links.lock().await.push(link.abort_handle());
             }
         });
-        Self { port, open, links }
+        Self {
+            port,
+            open,
+            flow,
+            links,
+        }
     }
 
     /// Kills every open connection and refuses new ones.
@@ -63,9 +93,56 @@ impl CuttableProxy {
         }
     }
 
+    /// Stops forwarding, on open connections and new ones alike, without closing any.
+    fn black_hole(&self) {
+        self.flow.send_replace(Flow::Held);
+    }
+
+    /// Forwards each chunk (each way) after `delay`.
+    fn delay(&self, delay: Duration) {
+        self.flow.send_replace(Flow::Open { delay });
+    }
+
+    /// Accepts and forwards again, at full speed (held bytes go on).
     fn restore(&self) {
         self.open.store(true, Ordering::SeqCst);
+        self.flow.send_replace(Flow::Open {
+            delay: Duration::ZERO,
+        });
     }
+}
+
+/// Copies `from` to `to` as `flow` allows, until either side closes.
+async fn pump(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    mut flow: watch::Receiver<Flow>,
+) {
+    let mut buf = vec![0_u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        loop {
+            let current = *flow.borrow_and_update();
+            match current {
+                Flow::Open { delay } => {
+                    tokio::time::sleep(delay).await;
+                    break;
+                }
+                Flow::Held => {
+                    if flow.changed().await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 fn upstream_of(url: &str) -> (String, String) {
@@ -78,10 +155,9 @@ fn upstream_of(url: &str) -> (String, String) {
 pub(crate) async fn a_database_outage_answers_503_keeps_health_up_and_recovers_without_a_restart()
 {
     let database = testkit::postgres::create().await;
-    let (upstream, prefix) = upstream_of(&database.url);
-    let name = database.url.rsplit('/').next().expect("db name").to_owned();
+    let (upstream, _) = upstream_of(&database.url);
     let proxy = CuttableProxy::start(upstream).await;
-    let url = format!("{prefix}127.0.0.1:{}/{name}", proxy.port);
+    let url = through(&proxy, &database.url);
     let app = spawn_app_on(
         Backend::Sqlite,
         &[
@@ -514,4 +590,244 @@ async fn sqlite_on_a_file_that_cannot_be_written_answers_503_reports_unready_and
     let mut expected = vec![first, lost];
     expected.sort();
     assert_eq!(stored, expected);
+}
+
+/// A client that gives up after a minute: a guard against a hang, never a timing check.
+fn guard_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+}
+
+needs_postgres! {
+/// `database_url` with its host and port replaced by the proxy's.
+fn through(proxy: &CuttableProxy, database_url: &str) -> String {
+    let (_, prefix) = upstream_of(database_url);
+    let name = database_url.rsplit('/').next().expect("db name");
+    format!("{prefix}127.0.0.1:{}/{name}", proxy.port)
+}
+}
+
+/// Sends `request`; the answer must be 503 `SERVICE_UNAVAILABLE` with `Retry-After`,
+/// within `within`. Returns how long it took.
+async fn unavailable_within(request: reqwest::RequestBuilder, within: Duration) -> Duration {
+    let started = Instant::now();
+    let answer = request.send().await.expect("answered, not hung");
+    let took = started.elapsed();
+    assert!(
+        answer.headers().contains_key("retry-after"),
+        "a 503 says when to retry"
+    );
+    assert_error(
+        answer,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SERVICE_UNAVAILABLE",
+    )
+    .await;
+    assert!(
+        took < within,
+        "answered after {took:?}, not within {within:?}"
+    );
+    took
+}
+
+needs_postgres! {
+/// Issue 14.4: a database that stops answering (nothing closed, nothing refused) held
+/// requests until the pool's acquire timeout, several times over, and a query on an open
+/// connection forever; `/ready` answered only after the acquire timeout.
+pub(crate) async fn a_black_holed_database_answers_503_within_the_request_deadline_and_ready_within_its_own_timeout()
+ {
+    let database = testkit::postgres::create().await;
+    let (upstream, _) = upstream_of(&database.url);
+    let proxy = CuttableProxy::start(upstream).await;
+    let url = through(&proxy, &database.url);
+    let app = spawn_app_on(
+        Backend::Sqlite,
+        &[
+            ("DATABASE_URL", &url),
+            // The pool would wait this long for a connection: the deadline must cut first.
+            ("DATABASE_CONNECT_TIMEOUT_SECONDS", "30"),
+            ("HTTP_REQUEST_TIMEOUT_SECONDS", "4"),
+            ("READY_TIMEOUT_MILLISECONDS", "200"),
+            // Every `/me` asks the database.
+            ("SESSION_CACHE_TTL_SECONDS", "0"),
+        ],
+    )
+    .await;
+    let guard = guard_client();
+    let (email, body) = app.new_user().await;
+    let bearer = token(&body);
+
+    proxy.black_hole();
+    // Before the 4 s deadline could have cut it: `/ready`'s own timeout did.
+    let took = unavailable_within(guard.get(app.url("/ready")), Duration::from_secs(3)).await;
+    eprintln!("faults: black hole: /ready answered 503 after {took:?}");
+    // The deadline, generously: its 4 s and 3 more, far below the pool's 30 s.
+    let within = Duration::from_secs(4 + 3);
+    let me = guard.get(app.url("/api/auth/me")).bearer_auth(&bearer);
+    let signup = guard
+        .post(app.url("/api/auth/signup"))
+        .json(&serde_json::json!({"email": unique_email(), "password": PASSWORD}));
+    let login = guard
+        .post(app.url("/api/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": PASSWORD}));
+    let (me, signup, login) = tokio::join!(
+        unavailable_within(me, within),
+        unavailable_within(signup, within),
+        unavailable_within(login, within),
+    );
+    eprintln!("faults: black hole: /me {me:?}, signup {signup:?}, login {login:?}");
+    // Again, with the pool's connections now stuck in the black hole too.
+    unavailable_within(
+        guard.get(app.url("/api/auth/me")).bearer_auth(&bearer),
+        within,
+    )
+    .await;
+    let health = guard
+        .get(app.url("/health"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(health.status(), StatusCode::OK);
+
+    proxy.restore();
+    assert!(
+        becomes_ready(&app).await,
+        "ready again once the database answers, without a restart"
+    );
+    assert_eq!(app.me(&bearer).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.sign_up(&unique_email(), PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+}
+
+/// Issue 14.4: with slow round trips, each wait of a request stayed under its own
+/// timeout while the request as a whole took many times the deadline.
+pub(crate) async fn a_slow_database_cannot_hold_a_request_past_its_deadline() {
+    let database = testkit::postgres::create().await;
+    let (upstream, _) = upstream_of(&database.url);
+    let proxy = CuttableProxy::start(upstream).await;
+    let url = through(&proxy, &database.url);
+    let app = spawn_app_on(
+        Backend::Sqlite,
+        &[
+            ("DATABASE_URL", &url),
+            ("HTTP_REQUEST_TIMEOUT_SECONDS", "2"),
+        ],
+    )
+    .await;
+    // 0.8 s per round trip: a signup's half-dozen of them take several deadlines.
+    proxy.delay(Duration::from_millis(400));
+    let signup = guard_client()
+        .post(app.url("/api/auth/signup"))
+        .json(&serde_json::json!({"email": unique_email(), "password": PASSWORD}));
+    let took = unavailable_within(signup, Duration::from_secs(2 + 3)).await;
+    eprintln!("faults: slow database: signup answered 503 after {took:?}");
+    proxy.restore();
+    assert!(becomes_ready(&app).await);
+    assert_eq!(
+        app.sign_up(&unique_email(), PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+}
+
+/// Issue 14.4: PostgreSQL cancels a statement that runs past
+/// `DATABASE_STATEMENT_TIMEOUT_SECONDS` (here one waiting on a table another session
+/// holds locked), and the request gets 503 with `Retry-After` — long before its deadline.
+pub(crate) async fn postgres_cuts_a_statement_at_the_statement_timeout_with_503() {
+    use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
+    let database = testkit::postgres::create().await;
+    let app = spawn_app_on(
+        Backend::Sqlite,
+        &[
+            ("DATABASE_URL", &database.url),
+            ("DATABASE_STATEMENT_TIMEOUT_SECONDS", "1"),
+            ("HTTP_REQUEST_TIMEOUT_SECONDS", "60"),
+        ],
+    )
+    .await;
+    let (email, _) = app.new_user().await;
+    let other = sea_orm::Database::connect(&database.url)
+        .await
+        .expect("direct connection");
+    let txn = other.begin().await.expect("begin");
+    txn.execute_unprepared("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let login = guard_client()
+        .post(app.url("/api/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": PASSWORD}));
+    // The statement timeout's 1 s and 3 more: only it, not the 60 s deadline, cut it.
+    let took = unavailable_within(login, Duration::from_secs(1 + 3)).await;
+    eprintln!("faults: locked table: login answered 503 after {took:?}");
+    txn.rollback().await.expect("unlock");
+    assert_eq!(app.log_in(&email, PASSWORD).await.status(), StatusCode::OK);
+    let _ = other.close().await;
+}
+}
+
+/// Issue 14.4: on SQLite a write waits for the write lock `busy_timeout`
+/// (`DATABASE_STATEMENT_TIMEOUT_SECONDS`) at most, then answers 503 with `Retry-After` —
+/// not 500, and not after the request's deadline.
+#[tokio::test]
+async fn sqlite_answers_503_when_the_write_lock_stays_taken_past_the_statement_timeout() {
+    use sea_orm::sqlx::{Connection as _, Executor as _, SqliteConnection};
+    let app = spawn_app_on(
+        Backend::Sqlite,
+        &[
+            ("DATABASE_STATEMENT_TIMEOUT_SECONDS", "1"),
+            ("HTTP_REQUEST_TIMEOUT_SECONDS", "60"),
+        ],
+    )
+    .await;
+    let (email, _) = app.new_user().await;
+    let file = app._dir.path().join("gatehouse.db");
+    let mut other = SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .expect("another connection");
+    other.execute("BEGIN IMMEDIATE").await.expect("write lock");
+    let signup = guard_client()
+        .post(app.url("/api/auth/signup"))
+        .json(&serde_json::json!({"email": unique_email(), "password": PASSWORD}));
+    let took = unavailable_within(signup, Duration::from_secs(1 + 3)).await;
+    eprintln!("faults: SQLite write lock taken: signup answered 503 after {took:?}");
+    other.execute("ROLLBACK").await.expect("lock released");
+    assert_eq!(app.log_in(&email, PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.sign_up(&unique_email(), PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+}
+
+needs_postgres! {
+/// Issue 14.4: every pooled PostgreSQL connection carries the statement timeout and
+/// asks the server for TCP keepalives (gatehouse's own sockets cannot have them: sqlx
+/// 0.9 offers no socket options).
+pub(crate) async fn postgres_connections_carry_the_statement_timeout_and_server_side_keepalives() {
+    use sea_orm::ConnectionTrait as _;
+    let database = testkit::postgres::create().await;
+    let pool = adapters::persistence::PoolSettings {
+        statement_timeout_secs: 7,
+        ..adapters::persistence::PoolSettings::default()
+    };
+    let db = adapters::persistence::connect_with(&database.url, pool)
+        .await
+        .expect("connects");
+    let row = db
+        .connection()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT current_setting('statement_timeout'), current_setting('tcp_keepalives_idle'), \
+             current_setting('tcp_keepalives_interval'), current_setting('tcp_keepalives_count')",
+        ))
+        .await
+        .expect("query")
+        .expect("a row");
+    let settings: Vec<String> = (0..4)
+        .map(|i| row.try_get_by_index::<String>(i).expect("text"))
+        .collect();
+    assert_eq!(settings, ["7s", "30", "10", "3"]);
+}
 }

@@ -1,5 +1,5 @@
 //! The tests that need a PostgreSQL server and have nothing to fall back on: two
-//! instances on one database, an outage through a proxy, migrations run by the binary,
+//! instances on one database, outages and slow or stuck databases through a proxy, migrations run by the binary,
 //! what a login notifies, query plans. They run under a harness of their own (libtest-mimic), because libtest's
 //! `#[test]` can only pass or fail: without a server these report themselves *ignored*,
 //! where returning early made them count as passed. Under `CI=true` an unreachable
@@ -45,6 +45,10 @@ fn main() {
         binary::migrate_status_lists_the_migrations_on_postgresql_too,
         binary::two_migrate_up_started_together_on_a_fresh_postgresql_database_both_succeed,
         faults::a_database_outage_answers_503_keeps_health_up_and_recovers_without_a_restart,
+        faults::a_black_holed_database_answers_503_within_the_request_deadline_and_ready_within_its_own_timeout,
+        faults::a_slow_database_cannot_hold_a_request_past_its_deadline,
+        faults::postgres_cuts_a_statement_at_the_statement_timeout_with_503,
+        faults::postgres_connections_carry_the_statement_timeout_and_server_side_keepalives,
         instances::logout_through_one_instance_is_refused_at_once_there_and_within_a_second_by_another,
         instances::a_password_change_through_one_instance_revokes_the_other_sessions_on_another_within_a_second,
         instances::deactivation_through_one_instance_is_refused_at_once_there_and_within_a_second_by_another,

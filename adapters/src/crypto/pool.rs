@@ -97,7 +97,12 @@ impl HashPool {
     {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move || {
-            // The receiver is gone when the request was cancelled; nothing to do then.
+            // The receiver is gone when the request was cancelled (its deadline passed,
+            // its client left) while the job queued: nobody waits for the hash, so the
+            // cores go to the requests still waiting instead.
+            if tx.is_closed() {
+                return;
+            }
             let _ = tx.send(job());
         });
         match self.sender.try_send(job) {
@@ -232,6 +237,42 @@ mod tests {
         release_tx.send(()).expect("release");
         busy.await.expect("join").expect("busy job ran");
         assert_eq!(queued.await.expect("join").expect("queued job ran"), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_queued_job_whose_request_gave_up_is_not_run() {
+        let pool = Arc::new(HashPool::new(1, 4).expect("pool"));
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        let busy = {
+            let pool = Arc::clone(&pool);
+            tokio::spawn(async move {
+                pool.run(move || {
+                    let _ = started_tx.send(());
+                    let _ = release_rx.recv_timeout(Duration::from_secs(10));
+                })
+                .await
+            })
+        };
+        started_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("worker started");
+        let ran = Arc::new(AtomicUsize::new(0));
+        let abandoned = {
+            let (pool, ran) = (Arc::clone(&pool), Arc::clone(&ran));
+            tokio::spawn(async move { pool.run(move || ran.fetch_add(1, Ordering::SeqCst)).await })
+        };
+        while pool.stats().accepted < 2 {
+            tokio::task::yield_now().await;
+        }
+        // The request waiting for the queued job gives up (as at its deadline).
+        abandoned.abort();
+        assert!(abandoned.await.expect_err("aborted").is_cancelled());
+        release_tx.send(()).expect("release");
+        busy.await.expect("join").expect("busy job ran");
+        // A job queued after it runs, so the abandoned one has had its turn.
+        assert_eq!(pool.run(|| 7).await.expect("runs"), 7);
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "nobody waited for that hash");
     }
 
     #[tokio::test]

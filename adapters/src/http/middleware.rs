@@ -42,6 +42,8 @@ pub struct Layer {
     pub service: Arc<dyn AuthUseCases>,
     /// How long a body may take to arrive, once the headers have.
     pub body_read_timeout: Duration,
+    /// The request's deadline once its body is in (see [`handle`]).
+    pub request_timeout: Duration,
 }
 
 /// `inner` wrapped in the request-id, client-IP, CORS, per-IP-limit, body-cap and
@@ -70,6 +72,7 @@ impl<E: Endpoint> Endpoint for Envelope<E> {
             trusted_proxies,
             service,
             body_read_timeout,
+            request_timeout,
         } = &self.layer;
         let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
         let ip = resolve_client_ip(peer, req.headers(), trusted_proxies);
@@ -105,7 +108,10 @@ impl<E: Endpoint> Endpoint for Envelope<E> {
                         req,
                         index,
                         service.as_ref(),
-                        *body_read_timeout,
+                        Timeouts {
+                            body_read: *body_read_timeout,
+                            request: *request_timeout,
+                        },
                     ),
                 )
                 .instrument(span.clone())
@@ -182,6 +188,13 @@ fn preflight(path: &str, index: &SpecIndex) -> Response {
     resp
 }
 
+/// How long a request may take: its body to arrive, then the rest of it.
+#[derive(Clone, Copy)]
+struct Timeouts {
+    body_read: Duration,
+    request: Duration,
+}
+
 /// Signup and login count against their per-IP limit before anything else of the
 /// request is looked at — so malformed and failed requests count too — and carry the
 /// limit's state in `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`.
@@ -190,7 +203,7 @@ async fn limited<E: Endpoint>(
     req: Request,
     index: &SpecIndex,
     service: &dyn AuthUseCases,
-    body_read_timeout: Duration,
+    timeouts: Timeouts,
 ) -> Response {
     let action = match (req.method(), req.uri().path()) {
         (&Method::POST, "/api/auth/signup") => Some(LimitedAction::SignUp),
@@ -198,10 +211,10 @@ async fn limited<E: Endpoint>(
         _ => None,
     };
     let Some(action) = action else {
-        return handle(ep, req, index, body_read_timeout).await;
+        return handle(ep, req, index, timeouts).await;
     };
     let (mut resp, status) = match service.admit(action, &caller(&req)).await {
-        Ok(status) => (handle(ep, req, index, body_read_timeout).await, status),
+        Ok(status) => (handle(ep, req, index, timeouts).await, status),
         Err(AdmitError::Limited {
             retry_after_secs,
             status,
@@ -220,11 +233,19 @@ async fn limited<E: Endpoint>(
     resp
 }
 
+/// The body read (up to the cap, within its timeout), then the endpoint within the
+/// request deadline.
+///
+/// The deadline bounds every wait of the request together — for a pool connection
+/// (which may come more than once), a statement, a password hash — so that a database
+/// that answers slowly or not at all gets the client a 503 with `Retry-After` in time,
+/// never a hang. Dropping the endpoint's future rolls back a transaction it had open;
+/// a write whose commit was already on its way may have been stored.
 async fn handle<E: Endpoint>(
     ep: &E,
     mut req: Request,
     index: &SpecIndex,
-    body_read_timeout: Duration,
+    timeouts: Timeouts,
 ) -> Response {
     let declared = req
         .headers()
@@ -241,7 +262,7 @@ async fn handle<E: Endpoint>(
     let bytes = if body.is_empty() {
         Default::default()
     } else {
-        let read = tokio::time::timeout(body_read_timeout, body.into_bytes_limit(MAX_BODY_BYTES));
+        let read = tokio::time::timeout(timeouts.body_read, body.into_bytes_limit(MAX_BODY_BYTES));
         let Ok(read) = read.await else {
             return request_timeout();
         };
@@ -263,11 +284,23 @@ async fn handle<E: Endpoint>(
     let method = req.method().clone();
     // The URI shares its buffer: cloning it copies no path.
     let uri = req.uri().clone();
-    match ep.call(req).await {
-        Ok(resp) => resp.into_response(),
-        Err(err) => framework_error(err, &method, uri.path(), &bytes, index).into_response(),
+    match tokio::time::timeout(timeouts.request, ep.call(req)).await {
+        Ok(Ok(resp)) => resp.into_response(),
+        Ok(Err(err)) => framework_error(err, &method, uri.path(), &bytes, index).into_response(),
+        Err(_) => {
+            tracing::warn!(
+                request_id = %request_id::current(),
+                deadline = ?timeouts.request,
+                "request deadline passed"
+            );
+            ApiError::unavailable(DEADLINE_RETRY_AFTER_SECS).into_response()
+        }
     }
 }
+
+/// How long a client is told to wait after its request ran out of time: as long as
+/// after a database fault, which is what a request waits on.
+const DEADLINE_RETRY_AFTER_SECS: u64 = 2;
 
 /// A body that did not arrive in time: 408 in the envelope, and the connection closed
 /// (whatever of the body is still coming would be read as the next request).
@@ -396,4 +429,60 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
         .unwrap_or_default();
     tracing::error!(request_id = %request_id::current(), panic = %what, "handler panicked");
     ApiError::internal().into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use poem::Body;
+    use poem::endpoint::make;
+
+    use super::*;
+
+    fn index() -> SpecIndex {
+        SpecIndex::new(&super::super::openapi_document())
+    }
+
+    const SHORT: Timeouts = Timeouts {
+        body_read: Duration::from_secs(10),
+        request: Duration::from_millis(100),
+    };
+
+    #[tokio::test]
+    async fn a_request_past_its_deadline_gets_503_with_retry_after_instead_of_waiting() {
+        // An endpoint that waits for a database that never answers.
+        let ep = make(|_| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            "late"
+        });
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/api/auth/signup".parse().expect("uri"))
+            .body(Body::from_string("{}".into()));
+        let started = Instant::now();
+        let resp = handle(&ep, req, &index(), SHORT).await;
+        assert!(started.elapsed() < Duration::from_secs(60), "not a hang");
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            resp.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from(DEADLINE_RETRY_AFTER_SECS))
+        );
+        let body: serde_json::Value =
+            serde_json::from_slice(&resp.into_body().into_bytes().await.expect("body"))
+                .expect("json");
+        assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
+    }
+
+    #[tokio::test]
+    async fn a_request_within_its_deadline_is_answered_by_its_endpoint() {
+        let ep = make(|_| async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            "done"
+        });
+        let req = Request::builder()
+            .uri("/health".parse().expect("uri"))
+            .finish();
+        let resp = handle(&ep, req, &index(), SHORT).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.into_body().into_string().await.expect("body"), "done");
+    }
 }

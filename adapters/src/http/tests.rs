@@ -144,6 +144,7 @@ fn client_with(
         cors_origins,
         trusted_proxies: crate::http::TrustedProxies::default(),
         body_read_timeout: std::time::Duration::from_secs(10),
+        request_timeout: std::time::Duration::from_secs(10),
     }))
 }
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use application::Unavailable;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::pool::PoolConnectionMetadata;
 use sea_orm::sqlx::sqlite::{SqliteConnection, SqliteError, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::sqlx::{Connection as _, Executor as _, PgConnection};
 use sea_orm::{
@@ -26,6 +25,8 @@ pub struct Database {
     /// Set when a write failed because the store cannot take it (disk full, read-only
     /// file, I/O error); cleared by the first write probe that commits. `/ready` reads it.
     unwritable: Arc<AtomicBool>,
+    /// How long [`Database::ready`] waits for its answer.
+    ready_timeout: Duration,
 }
 
 /// How long a client is told to wait when the database is unreachable or busy.
@@ -35,7 +36,12 @@ const DATABASE_RETRY_AFTER_SECS: u64 = 2;
 /// read-only file): an operator has to act, so retrying at once only adds load.
 const STORAGE_RETRY_AFTER_SECS: u64 = 10;
 
-/// Pool settings (`DATABASE_MAX_CONNECTIONS`, `DATABASE_CONNECT_TIMEOUT_SECONDS`).
+/// Pool settings and database timeouts (`DATABASE_MAX_CONNECTIONS`,
+/// `DATABASE_CONNECT_TIMEOUT_SECONDS`, `DATABASE_STATEMENT_TIMEOUT_SECONDS`,
+/// `READY_TIMEOUT_MILLISECONDS`).
+///
+/// None of these bounds a request as a whole — a request may wait for a connection more
+/// than once — the request deadline (`HTTP_REQUEST_TIMEOUT_SECONDS`) does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolSettings {
     /// Connections at most; `None` picks the backend's default (4 for a SQLite file, 10
@@ -44,6 +50,13 @@ pub struct PoolSettings {
     /// How long to wait for a connection (opening one, or taking one from a busy pool)
     /// before the request gets 503.
     pub connect_timeout_secs: u64,
+    /// How long one statement may run on PostgreSQL (`statement_timeout`, set on every
+    /// connection), and how long a statement waits for the write lock on SQLite
+    /// (`busy_timeout`); then the statement fails and the request gets 503.
+    pub statement_timeout_secs: u64,
+    /// How long [`Database::ready`] (so `/ready`) waits for the database before it
+    /// says "not ready", in milliseconds.
+    pub ready_timeout_ms: u64,
 }
 
 impl Default for PoolSettings {
@@ -51,6 +64,8 @@ impl Default for PoolSettings {
         Self {
             max_connections: None,
             connect_timeout_secs: 5,
+            statement_timeout_secs: 5,
+            ready_timeout_ms: 500,
         }
     }
 }
@@ -131,8 +146,14 @@ pub async fn connect_with(url: &str, pool: PoolSettings) -> anyhow::Result<Datab
             })
         });
     } else {
-        options
-            .map_sqlx_postgres_pool_opts(|opts| opts.after_release(postgres_transaction_settled));
+        let statement_timeout = Duration::from_secs(pool.statement_timeout_secs);
+        // A released connection may still be finishing a statement its request gave up
+        // on (at most the statement timeout), then answers one round trip.
+        let release_timeout = statement_timeout + Duration::from_secs(pool.connect_timeout_secs);
+        options.map_sqlx_postgres_pool_opts(move |opts| {
+            opts.after_connect(move |conn, _| postgres_session_settings(conn, statement_timeout))
+                .after_release(move |conn, _| postgres_connection_settled(conn, release_timeout))
+        });
     }
     options
         .sqlx_logging(false)
@@ -154,7 +175,7 @@ pub async fn connect_with(url: &str, pool: PoolSettings) -> anyhow::Result<Datab
         options.map_sqlx_sqlite_opts(move |opts| {
             let opts = opts
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5))
+                .busy_timeout(Duration::from_secs(pool.statement_timeout_secs))
                 .synchronous(SqliteSynchronous::Full);
             if in_memory {
                 opts
@@ -176,7 +197,11 @@ pub async fn connect_with(url: &str, pool: PoolSettings) -> anyhow::Result<Datab
             redact_url(raw_url)
         )
     })?;
-    Ok(Database { conn, unwritable })
+    Ok(Database {
+        conn,
+        unwritable,
+        ready_timeout: Duration::from_millis(pool.ready_timeout_ms),
+    })
 }
 
 /// What `after_release` hooks return.
@@ -228,15 +253,70 @@ fn sqlite_transaction_settled(conn: &mut SqliteConnection, unwritable: bool) -> 
     })
 }
 
+/// The session settings of every new PostgreSQL connection, in one round trip:
+///
+/// - `statement_timeout`: a statement that runs longer (a lock never released, a plan
+///   gone wrong) is cancelled by the server; the request gets 503 instead of waiting on
+///   it. The migrations lift it for their own transaction (see [`lock_migrations`]).
+/// - `tcp_keepalives_*`: the server probes an idle connection after 30 s and drops it
+///   after three unanswered probes 10 s apart, so that the locks and the slot of a
+///   gatehouse that vanished (a crash, a network partition) are freed within about a
+///   minute. sqlx 0.9 opens its sockets with `TcpStream::connect` and offers no socket
+///   options, so gatehouse's own side cannot set `SO_KEEPALIVE`; a connection whose
+///   server stops answering is found by the bounded ping of
+///   [`postgres_connection_settled`] when it is released, and by the pool's ping (within
+///   the acquire timeout) before it is handed out again.
+///
+/// Set after connecting rather than as the startup packet's `options`, which connection
+/// poolers such as PgBouncer refuse by default.
+fn postgres_session_settings(
+    conn: &mut PgConnection,
+    statement_timeout: Duration,
+) -> Pin<Box<dyn Future<Output = Result<(), sea_orm::sqlx::Error>> + Send + '_>> {
+    use sea_orm::sqlx::{AssertSqlSafe, raw_sql};
+    Box::pin(async move {
+        let timeout = format!("SET statement_timeout = {}", statement_timeout.as_millis());
+        // Several statements in one simple query: one round trip.
+        let all = format!(
+            "{timeout}; SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; \
+             SET tcp_keepalives_count = 3"
+        );
+        if let Err(err) = raw_sql(AssertSqlSafe(all)).execute(&mut *conn).await {
+            // A server on a system without TCP_KEEPIDLE refuses the keepalive settings
+            // (and, in the same implicit transaction, the statement timeout): the
+            // statement timeout alone is what a request cannot do without.
+            tracing::warn!(error = %err, "PostgreSQL refused the TCP keepalive settings");
+            raw_sql(AssertSqlSafe(timeout)).execute(&mut *conn).await?;
+        }
+        Ok(())
+    })
+}
+
 /// Keeps a released PostgreSQL connection only when sqlx counts no open transaction
 /// (PostgreSQL ends a transaction whose `COMMIT` fails, and sqlx-postgres settles its
-/// depth when the queued rollback is sent; this is the same rule as on SQLite, cheap).
-fn postgres_transaction_settled(conn: &mut PgConnection, _: PoolConnectionMetadata) -> Settled<'_> {
-    let settled = !conn.is_in_transaction();
-    if !settled {
-        tracing::warn!("closing a PostgreSQL connection left inside a transaction");
-    }
-    Box::pin(async move { Ok(settled) })
+/// depth when the queued rollback is sent; this is the same rule as on SQLite, cheap),
+/// and when it answers a ping within `timeout`.
+///
+/// The ping is here because the pool's own on-release ping has no timeout: a connection
+/// released by a request that hit its deadline while the database had stopped answering
+/// would hold its pool slot until the kernel gives the socket up (minutes). An error
+/// from this hook closes the connection without a goodbye.
+fn postgres_connection_settled(conn: &mut PgConnection, timeout: Duration) -> Settled<'_> {
+    Box::pin(async move {
+        if conn.is_in_transaction() {
+            tracing::warn!("closing a PostgreSQL connection left inside a transaction");
+            return Ok(false);
+        }
+        match tokio::time::timeout(timeout, conn.ping()).await {
+            Ok(answered) => answered.map(|()| true),
+            Err(_) => {
+                tracing::warn!(
+                    "closing a PostgreSQL connection that did not answer a ping within {timeout:?} of its release"
+                );
+                Err(sea_orm::sqlx::Error::PoolTimedOut)
+            }
+        }
+    })
 }
 
 /// Creates an empty SQLite file that only its owner may read (SQLite takes a new file as
@@ -363,7 +443,24 @@ impl Database {
     /// Whether the service can use the database: it answers, and — after a write failed
     /// because the store could not take it — a write commits again. The write probe
     /// runs only then, so that a healthy service pays no fsync per readiness probe.
+    ///
+    /// `false` when no answer came within the ready timeout (`READY_TIMEOUT_MILLISECONDS`):
+    /// a database that stopped answering makes `/ready` say so before the probe asking
+    /// gives up, instead of after the pool's acquire timeout.
     pub async fn ready(&self) -> bool {
+        match tokio::time::timeout(self.ready_timeout, self.check_ready()).await {
+            Ok(ready) => ready,
+            Err(_) => {
+                tracing::warn!(
+                    "the database did not answer the readiness check within {:?}",
+                    self.ready_timeout
+                );
+                false
+            }
+        }
+    }
+
+    async fn check_ready(&self) -> bool {
         if !self.unwritable.load(Ordering::Acquire) {
             return self.ping().await;
         }
@@ -430,6 +527,11 @@ async fn lock_migrations(txn: &DatabaseTransaction) -> anyhow::Result<bool> {
     if txn.get_database_backend() != DbBackend::Postgres {
         return Ok(false);
     }
+    // Waiting for another instance's migrations, and migrating (an index built over a
+    // large table), may take longer than any request's statement.
+    txn.execute_unprepared("SET LOCAL statement_timeout = 0")
+        .await
+        .context("lifting the statement timeout for the migrations")?;
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT pg_advisory_xact_lock($1)",
@@ -471,7 +573,10 @@ enum Fault {
     /// PostgreSQL refusing or shutting connections (SQLSTATE class 08, and 57P01–57P03:
     /// terminated by an administrator, crash shutdown, cannot connect now).
     Unreachable,
-    /// SQLite's lock stayed taken past `busy_timeout` (`SQLITE_BUSY`, `SQLITE_LOCKED`).
+    /// The database did not get to the statement in time: SQLite's lock stayed taken
+    /// past `busy_timeout` (`SQLITE_BUSY`, `SQLITE_LOCKED`); PostgreSQL cancelled it at
+    /// `statement_timeout` (57014, also an administrator's `pg_cancel_backend`) or a lock
+    /// was not available (55P03).
     Busy,
     /// The store cannot take a write: `SQLITE_FULL`, `SQLITE_READONLY`, `SQLITE_IOERR`
     /// (with their extended codes), `SQLITE_CANTOPEN`; PostgreSQL's disk full (53100)
@@ -510,6 +615,7 @@ fn classify(err: &DbErr) -> Fault {
                     }
                     match db.code().as_deref() {
                         Some("53100" | "25006") => Fault::Storage,
+                        Some("57014" | "55P03") => Fault::Busy,
                         Some(code)
                             if code.starts_with("08")
                                 || matches!(code, "57P01" | "57P02" | "57P03") =>
@@ -609,7 +715,7 @@ mod tests {
         let url = format!("sqlite://{}/t.db", dir.path().display());
         let pool = PoolSettings {
             max_connections: Some(1),
-            connect_timeout_secs: 5,
+            ..PoolSettings::default()
         };
         let db = connect_with(&url, pool).await.expect("opens");
         let conn = db.connection();
