@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use application::ports::{Clock, PrincipalStore, SessionRepository, UserRepository};
+use application::ports::{Clock, IdGenerator, PrincipalStore, SessionRepository, UserRepository};
 use application::{AuthConfig, AuthService, AuthUseCases, Ports};
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -40,6 +40,17 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now().trunc_subsecs(6)
+    }
+}
+
+/// New ids as UUIDv7: time-ordered, so rows written together sit together in the
+/// primary-key indexes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UuidV7Ids;
+
+impl IdGenerator for UuidV7Ids {
+    fn new_id(&self) -> uuid::Uuid {
+        uuid::Uuid::now_v7()
     }
 }
 
@@ -214,6 +225,7 @@ pub async fn build_app(settings: &Settings, jwt_secret: &SecretString) -> anyhow
         rate_limiter: rate_limiter.clone(),
         throttle: throttle.clone(),
         clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Ids),
     };
     let config = AuthConfig {
         token_policy: settings.token_policy.clone(),

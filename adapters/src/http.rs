@@ -30,6 +30,7 @@ mod envelope;
 mod middleware;
 mod ops_api;
 mod request_id;
+mod security;
 pub mod server;
 mod spec;
 mod spec_index;

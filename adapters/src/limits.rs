@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use application::ports::{
-    LimitedAction, LoginThrottle, RateDecision, RateLimitStatus, RateLimiter, ThrottleDecision,
+    LimitedAction, LoginThrottle, RateDecision, RateLimitStatus, RateLimiter,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -258,24 +258,6 @@ where
     }
 }
 
-fn longest(a: ThrottleVerdict, b: ThrottleVerdict) -> Option<u64> {
-    match (a, b) {
-        (ThrottleVerdict::Allowed, ThrottleVerdict::Allowed) => None,
-        (ThrottleVerdict::Blocked { retry_after_secs }, ThrottleVerdict::Allowed)
-        | (ThrottleVerdict::Allowed, ThrottleVerdict::Blocked { retry_after_secs }) => {
-            Some(retry_after_secs)
-        }
-        (
-            ThrottleVerdict::Blocked {
-                retry_after_secs: x,
-            },
-            ThrottleVerdict::Blocked {
-                retry_after_secs: y,
-            },
-        ) => Some(x.max(y)),
-    }
-}
-
 #[async_trait]
 impl LoginThrottle for InMemoryLoginThrottle {
     async fn attempt(
@@ -283,21 +265,18 @@ impl LoginThrottle for InMemoryLoginThrottle {
         email: &EmailKey,
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<ThrottleDecision> {
+    ) -> anyhow::Result<ThrottleVerdict> {
         let source_key: SourceKey = (email.as_str().to_owned(), ip.map(ip_bucket));
         let account_key = email.as_str().to_owned();
         let mut counters = self.lock();
-        let source = self
-            .policy
-            .per_source
-            .decide(counters.per_source.get(&source_key), now);
-        let account = self
-            .policy
-            .per_account
-            .decide(counters.per_account.get(&account_key), now);
-        if let Some(retry_after_secs) = longest(source, account) {
+        let verdict = self.policy.decide(
+            counters.per_source.get(&source_key),
+            counters.per_account.get(&account_key),
+            now,
+        );
+        if let ThrottleVerdict::Blocked { .. } = verdict {
             // Refused attempts are not counted: the lock ends when its window does.
-            return Ok(ThrottleDecision::Throttled { retry_after_secs });
+            return Ok(verdict);
         }
         let capacity = self.capacity;
         count_into(
@@ -314,15 +293,14 @@ impl LoginThrottle for InMemoryLoginThrottle {
             capacity,
             now,
         );
-        Ok(ThrottleDecision::Allowed)
+        Ok(ThrottleVerdict::Allowed)
     }
 
-    async fn release(&self, email: &EmailKey, ip: Option<IpAddr>) -> anyhow::Result<()> {
+    fn release(&self, email: &EmailKey, ip: Option<IpAddr>) {
         let mut counters = self.lock();
         let source_key: SourceKey = (email.as_str().to_owned(), ip.map(ip_bucket));
         uncount(&mut counters.per_source, &source_key);
         uncount(&mut counters.per_account, email.as_str());
-        Ok(())
     }
 
     async fn succeeded(&self, email: &EmailKey, ip: Option<IpAddr>) -> anyhow::Result<()> {
@@ -483,7 +461,7 @@ mod tests {
                     .attempt(&ada, ip("198.51.100.1"), t0())
                     .await
                     .expect("ok"),
-                ThrottleDecision::Allowed
+                ThrottleVerdict::Allowed
             );
         }
         assert_eq!(
@@ -491,7 +469,7 @@ mod tests {
                 .attempt(&ada, ip("198.51.100.1"), t0())
                 .await
                 .expect("ok"),
-            ThrottleDecision::Throttled {
+            ThrottleVerdict::Blocked {
                 retry_after_secs: 900
             }
         );
@@ -500,7 +478,7 @@ mod tests {
                 .attempt(&ada, ip("198.51.100.2"), t0())
                 .await
                 .expect("ok"),
-            ThrottleDecision::Allowed
+            ThrottleVerdict::Allowed
         );
     }
 
@@ -512,7 +490,7 @@ mod tests {
             let source = ip(&format!("198.51.{}.{}", i / 200, i % 200));
             assert_eq!(
                 throttle.attempt(&ada, source, t0()).await.expect("ok"),
-                ThrottleDecision::Allowed,
+                ThrottleVerdict::Allowed,
                 "attempt {i}"
             );
         }
@@ -521,7 +499,7 @@ mod tests {
                 .attempt(&ada, ip("203.0.113.99"), t0())
                 .await
                 .expect("ok"),
-            ThrottleDecision::Throttled { .. }
+            ThrottleVerdict::Blocked { .. }
         ));
         // Other accounts are untouched.
         assert_eq!(
@@ -529,7 +507,7 @@ mod tests {
                 .attempt(&email("bob@example.com"), ip("203.0.113.99"), t0())
                 .await
                 .expect("ok"),
-            ThrottleDecision::Allowed
+            ThrottleVerdict::Allowed
         );
     }
 
@@ -550,7 +528,7 @@ mod tests {
                     .attempt(&ada, ip("198.51.100.1"), now)
                     .await
                     .expect("ok"),
-                ThrottleDecision::Throttled { .. }
+                ThrottleVerdict::Blocked { .. }
             ));
         }
         let after = t0() + Duration::seconds(900);
@@ -559,7 +537,7 @@ mod tests {
                 .attempt(&ada, ip("198.51.100.1"), after)
                 .await
                 .expect("ok"),
-            ThrottleDecision::Allowed
+            ThrottleVerdict::Allowed
         );
     }
 
@@ -583,7 +561,7 @@ mod tests {
                     .attempt(&ada, ip("198.51.100.1"), t0())
                     .await
                     .expect("ok"),
-                ThrottleDecision::Allowed
+                ThrottleVerdict::Allowed
             );
         }
     }
@@ -597,10 +575,7 @@ mod tests {
                 .attempt(&ada, ip("198.51.100.1"), t0())
                 .await
                 .expect("ok");
-            throttle
-                .release(&ada, ip("198.51.100.1"))
-                .await
-                .expect("ok");
+            throttle.release(&ada, ip("198.51.100.1"));
         }
         assert!(throttle.is_empty());
         for _ in 0..10 {
@@ -609,16 +584,13 @@ mod tests {
                 .await
                 .expect("ok");
         }
-        throttle
-            .release(&ada, ip("198.51.100.1"))
-            .await
-            .expect("ok");
+        throttle.release(&ada, ip("198.51.100.1"));
         assert_eq!(
             throttle
                 .attempt(&ada, ip("198.51.100.1"), t0())
                 .await
                 .expect("ok"),
-            ThrottleDecision::Allowed
+            ThrottleVerdict::Allowed
         );
     }
 
@@ -637,7 +609,7 @@ mod tests {
                 .attempt(&ada, ip("2001:db8:1:2:ffff::1"), t0())
                 .await
                 .expect("ok"),
-            ThrottleDecision::Throttled { .. }
+            ThrottleVerdict::Blocked { .. }
         ));
     }
 
@@ -656,7 +628,7 @@ mod tests {
             .collect();
         let mut allowed = 0;
         for task in tasks {
-            if task.await.expect("join").expect("ok") == ThrottleDecision::Allowed {
+            if task.await.expect("join").expect("ok") == ThrottleVerdict::Allowed {
                 allowed += 1;
             }
         }
@@ -706,7 +678,7 @@ mod tests {
                     .attempt(&email("ada@example.com"), ip("198.51.100.1"), t0())
                     .await
                     .expect("ok"),
-                ThrottleDecision::Allowed
+                ThrottleVerdict::Allowed
             );
         }
         assert!(throttle.is_empty());

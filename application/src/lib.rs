@@ -6,14 +6,18 @@
 //! every effect goes through a port in [`ports`], implemented in `adapters`.
 
 pub mod caller;
+pub mod config;
 pub mod errors;
 pub mod ports;
+pub mod principal;
 pub mod service;
 pub mod use_cases;
 
 pub use caller::Caller;
+pub use config::AuthConfig;
 pub use errors::Unavailable;
-pub use service::{AuthConfig, AuthService, AuthUseCases, Ports};
+pub use principal::Principal;
+pub use service::{AuthService, AuthUseCases, Ports};
 pub use use_cases::IssuedSession;
 pub use use_cases::account::Forbidden;
 pub use use_cases::account::change_password::{ChangePasswordError, ChangePasswordRequest};
@@ -27,7 +31,7 @@ pub use use_cases::account::revoke_sessions::{
 };
 pub use use_cases::admit::AdmitError;
 pub use use_cases::authenticate::{
-    AuthenticateError, AuthenticateRequest, AuthorizationHeader, Principal,
+    AuthenticateError, AuthenticateRequest, PresentedToken, UnreadableCredentials,
 };
 pub use use_cases::log_in::{LogInError, LogInRequest};
 pub use use_cases::log_out::LogOutError;

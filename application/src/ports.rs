@@ -7,6 +7,7 @@
 
 mod auth_event_log;
 mod clock;
+mod id_generator;
 mod limits;
 mod password_hasher;
 mod principal_store;
@@ -16,8 +17,9 @@ mod user_repository;
 
 pub use auth_event_log::{AuthEventLog, EventCursor};
 pub use clock::Clock;
+pub use id_generator::IdGenerator;
 pub use limits::{
-    LimitedAction, LoginThrottle, RateDecision, RateLimitStatus, RateLimiter, ThrottleDecision,
+    LimitedAction, LoginThrottle, RateDecision, RateLimitStatus, RateLimiter, ThrottleAttempt,
 };
 pub use password_hasher::{HashAdmission, PasswordCheck, PasswordHasher};
 pub use principal_store::PrincipalStore;
@@ -29,6 +31,8 @@ pub use user_repository::{CreateUserError, UserRepository};
 pub use auth_event_log::MockAuthEventLog;
 #[cfg(any(test, feature = "mocks"))]
 pub use clock::MockClock;
+#[cfg(any(test, feature = "mocks"))]
+pub use id_generator::MockIdGenerator;
 #[cfg(any(test, feature = "mocks"))]
 pub use limits::{MockLoginThrottle, MockRateLimiter};
 #[cfg(any(test, feature = "mocks"))]

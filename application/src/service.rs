@@ -5,34 +5,47 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use domain::{PasswordPolicy, TokenPolicy};
-
-use crate::ports::{
-    AuthEventLog, Clock, LoginThrottle, PasswordHasher, PrincipalStore, RateLimiter,
-    SessionRepository, TokenCodec, UserRepository,
-};
-use crate::ports::{LimitedAction, RateLimitStatus};
-use crate::use_cases::account::{
-    self, change_password, deactivate, list_auth_events, list_sessions, revoke_sessions,
-};
-use crate::use_cases::{IssuedSession, admit, authenticate, log_in, log_out, sign_up};
-use crate::{
-    AdmitError, AuthEventPage, AuthenticateError, AuthenticateRequest, Caller, ChangePasswordError,
-    ChangePasswordRequest, DeactivateError, DeactivateRequest, Forbidden, ListAuthEventsError,
-    ListAuthEventsRequest, ListSessionsError, LogInError, LogInRequest, LogOutError, Principal,
-    RevokeAllSessionsError, RevokeSessionError, RevokeSessionRequest, SignUpError, SignUpRequest,
-};
 use domain::{Session, User, UserId};
 
-/// Every outbound port the use cases need.
+use crate::caller::Caller;
+use crate::config::AuthConfig;
+use crate::ports::{
+    AuthEventLog, Clock, IdGenerator, LimitedAction, LoginThrottle, PasswordHasher, PrincipalStore,
+    RateLimitStatus, RateLimiter, SessionRepository, TokenCodec, UserRepository,
+};
+use crate::principal::Principal;
+use crate::use_cases::IssuedSession;
+use crate::use_cases::account::change_password::{
+    self, ChangePasswordError, ChangePasswordPorts, ChangePasswordRequest,
+};
+use crate::use_cases::account::deactivate::{
+    self, DeactivateError, DeactivatePorts, DeactivateRequest,
+};
+use crate::use_cases::account::list_auth_events::{
+    self, AuthEventPage, ListAuthEventsError, ListAuthEventsPorts, ListAuthEventsRequest,
+};
+use crate::use_cases::account::list_sessions::{self, ListSessionsError, ListSessionsPorts};
+use crate::use_cases::account::revoke_sessions::{
+    self, RevokeAllSessionsError, RevokeSessionError, RevokeSessionRequest, RevokeSessionsPorts,
+};
+use crate::use_cases::account::{self, Forbidden};
+use crate::use_cases::admit::{self, AdmitError, AdmitPorts};
+use crate::use_cases::authenticate::{
+    self, AuthenticateError, AuthenticatePorts, AuthenticateRequest,
+};
+use crate::use_cases::log_in::{self, LogInError, LogInPorts, LogInRequest};
+use crate::use_cases::log_out::{self, LogOutError, LogOutPorts};
+use crate::use_cases::maintenance::{self, PrunePorts, PruneReport};
+use crate::use_cases::sign_up::{self, SignUpError, SignUpPorts, SignUpRequest};
+
+/// Every outbound port, as the binary wires them; each use case is handed only the ones
+/// it names (its `…Ports` struct).
 #[derive(Clone)]
 pub struct Ports {
     /// Users.
     pub users: Arc<dyn UserRepository>,
     /// Sessions.
     pub sessions: Arc<dyn SessionRepository>,
-    /// A session with its user, for authentication.
-    pub principals: Arc<dyn PrincipalStore>,
     /// The audit log.
     pub events: Arc<dyn AuthEventLog>,
     /// Password hashing.
@@ -45,15 +58,115 @@ pub struct Ports {
     pub throttle: Arc<dyn LoginThrottle>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// New ids.
+    pub ids: Arc<dyn IdGenerator>,
+    /// Live sessions with their users, for authentication.
+    pub principals: Arc<dyn PrincipalStore>,
 }
 
-/// Policies the use cases apply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthConfig {
-    /// Token lifetime, issuer, audience, leeway.
-    pub token_policy: TokenPolicy,
-    /// Which password rules apply.
-    pub password_policy: PasswordPolicy,
+impl Ports {
+    pub(crate) fn for_admit(&self) -> AdmitPorts<'_> {
+        AdmitPorts {
+            rate_limiter: &*self.rate_limiter,
+            events: &*self.events,
+            clock: &*self.clock,
+            ids: &*self.ids,
+        }
+    }
+
+    pub(crate) fn for_sign_up(&self) -> SignUpPorts<'_> {
+        SignUpPorts {
+            users: &*self.users,
+            events: &*self.events,
+            hasher: &*self.hasher,
+            tokens: &*self.tokens,
+            clock: &*self.clock,
+            ids: &*self.ids,
+        }
+    }
+
+    pub(crate) fn for_log_in(&self) -> LogInPorts<'_> {
+        LogInPorts {
+            users: &*self.users,
+            sessions: &*self.sessions,
+            events: &*self.events,
+            hasher: &*self.hasher,
+            tokens: &*self.tokens,
+            throttle: &*self.throttle,
+            clock: &*self.clock,
+            ids: &*self.ids,
+        }
+    }
+
+    pub(crate) fn for_log_out(&self) -> LogOutPorts<'_> {
+        LogOutPorts {
+            sessions: &*self.sessions,
+            clock: &*self.clock,
+            ids: &*self.ids,
+        }
+    }
+
+    pub(crate) fn for_authenticate(&self) -> AuthenticatePorts<'_> {
+        AuthenticatePorts {
+            users: &*self.users,
+            principals: &*self.principals,
+            events: &*self.events,
+            tokens: &*self.tokens,
+            clock: &*self.clock,
+            ids: &*self.ids,
+        }
+    }
+
+    pub(crate) fn for_list_auth_events(&self) -> ListAuthEventsPorts<'_> {
+        ListAuthEventsPorts {
+            events: &*self.events,
+        }
+    }
+
+    pub(crate) fn for_list_sessions(&self) -> ListSessionsPorts<'_> {
+        ListSessionsPorts {
+            sessions: &*self.sessions,
+            clock: &*self.clock,
+        }
+    }
+
+    pub(crate) fn for_revoke_sessions(&self) -> RevokeSessionsPorts<'_> {
+        RevokeSessionsPorts {
+            sessions: &*self.sessions,
+            clock: &*self.clock,
+            ids: &*self.ids,
+        }
+    }
+
+    pub(crate) fn for_change_password(&self) -> ChangePasswordPorts<'_> {
+        ChangePasswordPorts {
+            users: &*self.users,
+            events: &*self.events,
+            hasher: &*self.hasher,
+            throttle: &*self.throttle,
+            clock: &*self.clock,
+            ids: &*self.ids,
+        }
+    }
+
+    pub(crate) fn for_deactivate(&self) -> DeactivatePorts<'_> {
+        DeactivatePorts {
+            users: &*self.users,
+            events: &*self.events,
+            hasher: &*self.hasher,
+            throttle: &*self.throttle,
+            clock: &*self.clock,
+            ids: &*self.ids,
+        }
+    }
+
+    pub(crate) fn for_prune(&self) -> PrunePorts<'_> {
+        PrunePorts {
+            events: &*self.events,
+            sessions: &*self.sessions,
+            clock: &*self.clock,
+        }
+    }
 }
 
 /// What the transport layer can ask of the core.
@@ -130,15 +243,12 @@ impl AuthService {
         Self { ports, config }
     }
 
-    /// One retention pass. See [`crate::use_cases::maintenance::prune`].
+    /// One retention pass. See [`maintenance::prune`].
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn prune(
-        &self,
-        retention_days: u32,
-    ) -> anyhow::Result<crate::use_cases::maintenance::PruneReport> {
-        crate::use_cases::maintenance::prune(&self.ports, retention_days).await
+    pub async fn prune(&self, retention_days: u32) -> anyhow::Result<PruneReport> {
+        maintenance::prune(&self.ports.for_prune(), retention_days).await
     }
 }
 
@@ -149,26 +259,26 @@ impl AuthUseCases for AuthService {
         action: LimitedAction,
         caller: &Caller,
     ) -> Result<Option<RateLimitStatus>, AdmitError> {
-        admit::admit(&self.ports, action, caller).await
+        admit::admit(&self.ports.for_admit(), action, caller).await
     }
 
     async fn sign_up(&self, request: SignUpRequest) -> Result<IssuedSession, SignUpError> {
-        sign_up::sign_up(&self.ports, &self.config, request).await
+        sign_up::sign_up(&self.ports.for_sign_up(), &self.config, request).await
     }
 
     async fn log_in(&self, request: LogInRequest) -> Result<IssuedSession, LogInError> {
-        log_in::log_in(&self.ports, &self.config, request).await
+        log_in::log_in(&self.ports.for_log_in(), &self.config, request).await
     }
 
     async fn log_out(&self, principal: &Principal, caller: &Caller) -> Result<(), LogOutError> {
-        log_out::log_out(&self.ports, principal, caller).await
+        log_out::log_out(&self.ports.for_log_out(), principal, caller).await
     }
 
     async fn authenticate(
         &self,
         request: AuthenticateRequest,
     ) -> Result<Principal, AuthenticateError> {
-        authenticate::authenticate(&self.ports, &self.config, request).await
+        authenticate::authenticate(&self.ports.for_authenticate(), &self.config, request).await
     }
 
     fn get_profile(&self, principal: &Principal, user_id: UserId) -> Result<User, Forbidden> {
@@ -180,7 +290,8 @@ impl AuthUseCases for AuthService {
         principal: &Principal,
         request: ListAuthEventsRequest,
     ) -> Result<AuthEventPage, ListAuthEventsError> {
-        list_auth_events::list_auth_events(&self.ports, principal, request).await
+        list_auth_events::list_auth_events(&self.ports.for_list_auth_events(), principal, request)
+            .await
     }
 
     async fn list_sessions(
@@ -188,7 +299,7 @@ impl AuthUseCases for AuthService {
         principal: &Principal,
         user_id: UserId,
     ) -> Result<Vec<Session>, ListSessionsError> {
-        list_sessions::list_sessions(&self.ports, principal, user_id).await
+        list_sessions::list_sessions(&self.ports.for_list_sessions(), principal, user_id).await
     }
 
     async fn revoke_session(
@@ -196,7 +307,7 @@ impl AuthUseCases for AuthService {
         principal: &Principal,
         request: RevokeSessionRequest,
     ) -> Result<(), RevokeSessionError> {
-        revoke_sessions::revoke_session(&self.ports, principal, request).await
+        revoke_sessions::revoke_session(&self.ports.for_revoke_sessions(), principal, request).await
     }
 
     async fn revoke_all_sessions(
@@ -205,7 +316,13 @@ impl AuthUseCases for AuthService {
         user_id: UserId,
         caller: &Caller,
     ) -> Result<u32, RevokeAllSessionsError> {
-        revoke_sessions::revoke_all_sessions(&self.ports, principal, user_id, caller).await
+        revoke_sessions::revoke_all_sessions(
+            &self.ports.for_revoke_sessions(),
+            principal,
+            user_id,
+            caller,
+        )
+        .await
     }
 
     async fn change_password(
@@ -213,7 +330,13 @@ impl AuthUseCases for AuthService {
         principal: &Principal,
         request: ChangePasswordRequest,
     ) -> Result<(), ChangePasswordError> {
-        change_password::change_password(&self.ports, &self.config, principal, request).await
+        change_password::change_password(
+            &self.ports.for_change_password(),
+            &self.config,
+            principal,
+            request,
+        )
+        .await
     }
 
     async fn deactivate(
@@ -221,6 +344,6 @@ impl AuthUseCases for AuthService {
         principal: &Principal,
         request: DeactivateRequest,
     ) -> Result<(), DeactivateError> {
-        deactivate::deactivate(&self.ports, principal, request).await
+        deactivate::deactivate(&self.ports.for_deactivate(), principal, request).await
     }
 }

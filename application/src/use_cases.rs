@@ -14,10 +14,10 @@ mod test_support;
 use chrono::{DateTime, Utc};
 use domain::{Claims, EmailAddress, Session, SessionId, User};
 use secrecy::SecretString;
-use uuid::Uuid;
 
-use crate::Caller;
-use crate::service::{AuthConfig, Ports};
+use crate::caller::Caller;
+use crate::config::AuthConfig;
+use crate::ports::{IdGenerator, TokenCodec};
 
 /// A freshly issued session and its access token (signup and login answer with it).
 #[derive(Debug, Clone)]
@@ -35,23 +35,24 @@ pub struct IssuedSession {
 /// A new session for `user_id` and the token that carries it, both ending at the same
 /// instant (a session lives exactly as long as its token).
 pub(crate) fn new_session(
-    ports: &Ports,
+    tokens: &dyn TokenCodec,
+    ids: &dyn IdGenerator,
     config: &AuthConfig,
     user_id: domain::UserId,
     email: &EmailAddress,
     caller: &Caller,
     now: DateTime<Utc>,
 ) -> anyhow::Result<(Session, SecretString)> {
-    let session_id = SessionId::from_uuid(Uuid::now_v7());
+    let session_id = SessionId::from_uuid(ids.new_id());
     let claims = Claims::issue(
         &config.token_policy,
         user_id,
         email,
         session_id,
-        Uuid::now_v7(),
+        ids.new_id(),
         now,
     );
-    let token = ports.tokens.encode(&claims)?;
+    let token = tokens.encode(&claims)?;
     let client = caller.client_info();
     let session = Session {
         id: session_id,

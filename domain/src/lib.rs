@@ -26,5 +26,5 @@ pub use session::Session;
 pub use throttle::{
     LoginThrottlePolicy, ThrottleLimit, ThrottleVerdict, ThrottleWindow, ip_bucket,
 };
-pub use token::{Claims, ClaimsRejection, TokenPolicy, TokenPolicyError};
+pub use token::{AccessToken, Claims, ClaimsRejection, TokenPolicy, TokenPolicyError};
 pub use user::User;

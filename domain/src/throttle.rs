@@ -103,6 +103,41 @@ pub struct LoginThrottlePolicy {
     pub per_account: ThrottleLimit,
 }
 
+impl LoginThrottlePolicy {
+    /// Whether one more attempt may be made at `now`, given the two tiers' windows: it
+    /// is refused while either tier is full, for as long as the longer refusal lasts (a
+    /// client told to come back when one tier reopens would only meet the other).
+    pub fn decide(
+        &self,
+        per_source: Option<&ThrottleWindow>,
+        per_account: Option<&ThrottleWindow>,
+        now: DateTime<Utc>,
+    ) -> ThrottleVerdict {
+        self.per_source
+            .decide(per_source, now)
+            .longest(self.per_account.decide(per_account, now))
+    }
+}
+
+impl ThrottleVerdict {
+    /// The stricter of two verdicts: blocked if either is, until the later end.
+    pub fn longest(self, other: ThrottleVerdict) -> ThrottleVerdict {
+        match (self, other) {
+            (ThrottleVerdict::Allowed, verdict) | (verdict, ThrottleVerdict::Allowed) => verdict,
+            (
+                ThrottleVerdict::Blocked {
+                    retry_after_secs: a,
+                },
+                ThrottleVerdict::Blocked {
+                    retry_after_secs: b,
+                },
+            ) => ThrottleVerdict::Blocked {
+                retry_after_secs: a.max(b),
+            },
+        }
+    }
+}
+
 /// The bucket an IP is counted in: IPv4 addresses as themselves (IPv4-mapped IPv6 folded
 /// to IPv4), IPv6 addresses by their /64 — one subscriber usually holds a whole /64, so
 /// counting single IPv6 addresses would let them rotate through 2^64 of them.
@@ -211,6 +246,79 @@ mod tests {
             started_at: t0(),
         };
         assert_eq!(off.decide(Some(&w), t0()), ThrottleVerdict::Allowed);
+    }
+
+    fn full(limit: ThrottleLimit, started_at: DateTime<Utc>) -> ThrottleWindow {
+        ThrottleWindow {
+            failures: limit.max_failures,
+            started_at,
+        }
+    }
+
+    const HUNDRED_PER_HOUR: ThrottleLimit = ThrottleLimit {
+        max_failures: 100,
+        window_secs: 3600,
+    };
+
+    const POLICY: LoginThrottlePolicy = LoginThrottlePolicy {
+        per_source: TEN_PER_15_MIN,
+        per_account: HUNDRED_PER_HOUR,
+    };
+
+    #[test]
+    fn the_policy_allows_an_attempt_only_while_both_tiers_do() {
+        let source = full(TEN_PER_15_MIN, t0());
+        let account = full(HUNDRED_PER_HOUR, t0());
+        let some = ThrottleWindow {
+            failures: 1,
+            started_at: t0(),
+        };
+        let cases = [
+            (None, None, ThrottleVerdict::Allowed),
+            (Some(&some), Some(&some), ThrottleVerdict::Allowed),
+            (
+                Some(&source),
+                Some(&some),
+                ThrottleVerdict::Blocked {
+                    retry_after_secs: 900,
+                },
+            ),
+            (
+                None,
+                Some(&account),
+                ThrottleVerdict::Blocked {
+                    retry_after_secs: 3600,
+                },
+            ),
+        ];
+        for (per_source, per_account, expected) in cases {
+            assert_eq!(
+                POLICY.decide(per_source, per_account, t0()),
+                expected,
+                "{per_source:?} {per_account:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn when_both_tiers_refuse_the_policy_waits_for_the_later_end_whichever_tier_it_is() {
+        // The account tier's window ends first, the source tier's later.
+        let account = full(HUNDRED_PER_HOUR, t0() - Duration::seconds(3500));
+        let source = full(TEN_PER_15_MIN, t0());
+        assert_eq!(
+            POLICY.decide(Some(&source), Some(&account), t0()),
+            ThrottleVerdict::Blocked {
+                retry_after_secs: 900
+            }
+        );
+        let source = full(TEN_PER_15_MIN, t0() - Duration::seconds(850));
+        let account = full(HUNDRED_PER_HOUR, t0());
+        assert_eq!(
+            POLICY.decide(Some(&source), Some(&account), t0()),
+            ThrottleVerdict::Blocked {
+                retry_after_secs: 3600
+            }
+        );
     }
 
     #[test]

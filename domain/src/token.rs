@@ -10,6 +10,34 @@ use uuid::Uuid;
 
 use crate::{EmailAddress, SessionId, UserId};
 
+/// A bearer access token as a client presented it: not yet verified, wiped from memory
+/// when dropped.
+///
+/// # Security
+/// There is no `Display` and `Debug` prints `AccessToken(<redacted>)`: a token is a
+/// credential until it expires, so it must not reach a log by accident;
+/// [`expose`](Self::expose) is the one deliberate way out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(zeroize::Zeroizing<String>);
+
+impl AccessToken {
+    /// Takes ownership of the token's text (the credential after `Bearer `).
+    pub fn new(token: String) -> Self {
+        Self(zeroize::Zeroizing::new(token))
+    }
+
+    /// The token's text, for verification only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(<redacted>)")
+    }
+}
+
 /// How tokens are issued and which claims are accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenPolicy {

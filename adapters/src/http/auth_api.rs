@@ -6,12 +6,12 @@
 use std::sync::Arc;
 
 use application::{
-    AuthUseCases, AuthenticateError, AuthenticateRequest, AuthorizationHeader, IssuedSession,
-    LogInError, LogInRequest, LogOutError, Principal, SignUpError, SignUpRequest,
+    AuthUseCases, AuthenticateError, AuthenticateRequest, IssuedSession, LogInError, LogInRequest,
+    LogOutError, Principal, SignUpError, SignUpRequest,
 };
 use domain::{PasswordPolicyViolation, User};
 use poem::Request;
-use poem::http::{StatusCode, header};
+use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::registry::Registry;
@@ -19,13 +19,14 @@ use poem_openapi::{
     ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi,
     SecurityScheme, Tags,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::client_ip::caller;
 use super::envelope::{
     ApiError, ErrorCode, ErrorDetails, ErrorEnvelope, PasswordRuleViolation, PasswordViolations,
 };
+use super::security::presented_token;
 use super::types::{SecretInput, Timestamp};
 
 /// Operation groups in the spec.
@@ -147,8 +148,9 @@ struct BearerScheme(poem_openapi::auth::Bearer);
 
 /// An authenticated request: a live session of an active user.
 ///
-/// It reads the raw `Authorization` header itself (the framework's bearer parser would
-/// answer "missing" for an oversized or malformed header) and runs the `authenticate`
+/// It reads the raw `Authorization` header itself through [`presented_token`] (the
+/// framework's bearer parser would answer "missing" for an oversized or malformed
+/// header) and runs the `authenticate`
 /// use case, so that a bad token is refused with the contract's code before any other
 /// part of the request is looked at.
 ///
@@ -179,8 +181,7 @@ impl<'a> ApiExtractor<'a> for Authenticated {
         let service = req
             .data::<Arc<dyn AuthUseCases>>()
             .ok_or_else(|| poem::Error::from(ApiError::internal()))?;
-        let mut values = req.headers().get_all(header::AUTHORIZATION).iter();
-        let Some(value) = values.next() else {
+        let Some(token) = presented_token(req.headers()) else {
             return Err(ApiError::unauthorized(
                 ErrorCode::AuthMissing,
                 "Authentication required",
@@ -188,15 +189,8 @@ impl<'a> ApiExtractor<'a> for Authenticated {
             )
             .into());
         };
-        let authorization = if values.next().is_some() {
-            AuthorizationHeader::Repeated
-        } else {
-            // A header that is not visible ASCII cannot be a bearer token.
-            let value = value.to_str().unwrap_or("Bearer \u{0}invalid");
-            AuthorizationHeader::One(SecretString::from(value.to_owned()))
-        };
         let request = AuthenticateRequest {
-            authorization,
+            token,
             caller: caller(req),
         };
         match service.authenticate(request).await {

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use application::service::MockAuthUseCases;
 use application::{
-    AuthenticateError, AuthenticateRequest, AuthorizationHeader, Caller, IssuedSession, LogInError,
-    LogOutError, Principal, SignUpError, Unavailable,
+    AuthenticateError, AuthenticateRequest, Caller, IssuedSession, LogInError, LogOutError,
+    Principal, SignUpError, Unavailable, UnreadableCredentials,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -29,7 +29,7 @@ use domain::{
 use poem::http::{HeaderMap, Method, StatusCode, header};
 use poem::test::{TestClient, TestRequestBuilder, TestResponse};
 use poem::{Body, Endpoint, Response};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -158,16 +158,16 @@ fn untouched() -> MockAuthUseCases {
     mock
 }
 
-/// Whether `request` carries one `Authorization` header, and that it is `value`.
+/// Whether `request` presents the bearer token `value`.
 fn carries(request: &AuthenticateRequest, value: &str) -> bool {
-    matches!(&request.authorization, AuthorizationHeader::One(sent) if sent.expose_secret() == value)
+    matches!(&request.token, Ok(Some(sent)) if sent.expose() == value)
 }
 
 /// A mock whose `authenticate` accepts [`BEARER`] and answers [`principal`].
 fn authenticating() -> MockAuthUseCases {
     let mut mock = MockAuthUseCases::new();
     mock.expect_authenticate()
-        .withf(|request| carries(request, BEARER))
+        .withf(|request| carries(request, TOKEN))
         .times(1)
         .returning(|_| Ok(principal()));
     mock
@@ -409,7 +409,7 @@ async fn sign_up_passes_the_email_and_password_exactly_as_sent_and_the_user_agen
     mock.expect_sign_up()
         .withf(move |request| {
             request.email == sent_email
-                && request.password.expose_secret() == sent_password
+                && request.password.expose() == sent_password
                 && request.caller.user_agent.as_deref() == Some(USER_AGENT)
         })
         .times(1)
@@ -586,7 +586,7 @@ async fn log_in_passes_the_email_and_password_exactly_as_sent_and_the_user_agent
     mock.expect_log_in()
         .withf(move |request| {
             request.email == sent_email
-                && request.password.expose_secret() == sent_password
+                && request.password.expose() == sent_password
                 && request.caller.user_agent.as_deref() == Some(USER_AGENT)
         })
         .times(1)
@@ -769,7 +769,7 @@ async fn each_token_refusal_answers_401_with_its_code_and_the_invalid_token_chal
         for (refusal, code, message) in cases {
             let mut mock = MockAuthUseCases::new();
             mock.expect_authenticate()
-                .withf(|request| carries(request, BEARER))
+                .withf(|request| carries(request, TOKEN))
                 .times(1)
                 .returning(move |_| Err(refusal()));
             mock.expect_log_out().never();
@@ -800,7 +800,7 @@ async fn another_scheme_refused_as_missing_answers_401_auth_missing_with_a_plain
     for (method, path) in PROTECTED {
         let mut mock = MockAuthUseCases::new();
         mock.expect_authenticate()
-            .withf(|request| carries(request, "Basic xyz"))
+            .withf(|request| matches!(request.token, Ok(None)))
             .times(1)
             .returning(|_| Err(AuthenticateError::Missing));
         let cli = client(mock);
@@ -825,12 +825,13 @@ async fn another_scheme_refused_as_missing_answers_401_auth_missing_with_a_plain
 }
 
 #[tokio::test]
-async fn the_whole_authorization_header_and_the_user_agent_reach_authenticate() {
+async fn the_bearer_token_and_the_user_agent_reach_authenticate() {
     let sent = "Bearer   eyJ0eXAi.with-odd_chars~.and spaces ";
     let mut mock = MockAuthUseCases::new();
     mock.expect_authenticate()
         .withf(move |request| {
-            carries(request, sent) && request.caller.user_agent.as_deref() == Some(USER_AGENT)
+            carries(request, "eyJ0eXAi.with-odd_chars~.and spaces")
+                && request.caller.user_agent.as_deref() == Some(USER_AGENT)
         })
         .times(1)
         .returning(|_| Err(AuthenticateError::Invalid));
@@ -853,7 +854,7 @@ async fn two_authorization_headers_reach_authenticate_as_repeated_and_answer_401
         for second in ["Bearer junk", BEARER, "Basic xyz"] {
             let mut mock = MockAuthUseCases::new();
             mock.expect_authenticate()
-                .withf(|request| matches!(request.authorization, AuthorizationHeader::Repeated))
+                .withf(|request| matches!(request.token, Err(UnreadableCredentials)))
                 .times(1)
                 .returning(|_| Err(AuthenticateError::Invalid));
             mock.expect_log_out().never();
@@ -1340,7 +1341,7 @@ async fn a_body_of_exactly_64_kib_is_accepted() {
     let mut mock = MockAuthUseCases::new();
     mock.expect_log_in()
         .withf(move |request| {
-            request.email == EMAIL && request.password.expose_secret().len() == password_len
+            request.email == EMAIL && request.password.expose().len() == password_len
         })
         .times(1)
         .returning(|_| Err(LogInError::InvalidCredentials));

@@ -4,17 +4,18 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
+use domain::PlaintextPassword;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
-use secrecy::SecretString;
 use serde_json::Value;
 
 use super::envelope::rfc3339;
 
-/// A password in a request body: `string`/`password` in the spec, a [`SecretString`] in
-/// memory (zeroized on drop, redacted in `Debug`).
+/// A password in a request body: `string`/`password` in the spec, the domain's
+/// [`PlaintextPassword`] in memory (NFKC, zeroized on drop, redacted in `Debug`), which
+/// the use-case requests carry as it is.
 #[derive(Debug, Clone)]
-pub struct SecretInput(pub SecretString);
+pub struct SecretInput(pub PlaintextPassword);
 
 impl Type for SecretInput {
     const IS_REQUIRED: bool = true;
@@ -43,7 +44,7 @@ impl Type for SecretInput {
 impl ParseFromJSON for SecretInput {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         match value.unwrap_or_default() {
-            Value::String(s) => Ok(Self(SecretString::from(s))),
+            Value::String(s) => Ok(Self(PlaintextPassword::new(s))),
             other => Err(ParseError::expected_type(other)),
         }
     }

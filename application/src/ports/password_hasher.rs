@@ -2,7 +2,7 @@
 //!
 //! # Security
 //! Hashing is deliberately slow and memory-hard; adapters run it off the request
-//! runtime with bounded concurrency and report saturation as [`crate::Unavailable`].
+//! runtime with bounded concurrency and report saturation as [`crate::errors::Unavailable`].
 
 use async_trait::async_trait;
 use domain::{PasswordHash, PlaintextPassword};
@@ -27,7 +27,7 @@ pub trait PasswordHasher: Send + Sync + 'static {
     /// A new hash (fresh salt, current parameters).
     ///
     /// # Errors
-    /// [`crate::Unavailable`] in the chain when the hashing queue is full; otherwise an
+    /// [`crate::errors::Unavailable`] in the chain when the hashing queue is full; otherwise an
     /// unexpected failure.
     async fn hash(&self, password: PlaintextPassword) -> anyhow::Result<PasswordHash>;
 
@@ -54,15 +54,15 @@ pub trait PasswordHasher: Send + Sync + 'static {
 
     /// Admits one more request into hashing, to be held from before the work that
     /// leads to its hash (a login's user lookup) until the hash is done, or refuses it
-    /// with [`crate::Unavailable`] while as many as the adapter can hash and queue are
+    /// with [`crate::errors::Unavailable`] while as many as the adapter can hash and queue are
     /// already admitted or its queue is full. A use case asks first, so that under a
     /// flood a refused request costs its answer and nothing else: no database work, no
     /// memory held while waiting for a connection. A job still reports saturation
     /// itself: other callers (signups) may fill the queue in between.
     ///
     /// # Errors
-    /// [`crate::Unavailable`], as above.
-    fn admit(&self) -> Result<HashAdmission, crate::Unavailable>;
+    /// [`crate::errors::Unavailable`], as above.
+    fn admit(&self) -> Result<HashAdmission, crate::errors::Unavailable>;
 }
 
 /// A request's place in hashing, from [`PasswordHasher::admit`]; dropping it gives the

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use domain::{SessionId, UserId};
 
-use crate::Principal;
+use crate::principal::Principal;
 
 /// Reads what authentication needs in one go.
 ///

@@ -5,11 +5,24 @@
 //! precedes the per-account throttle.
 
 use domain::{AuthEvent, AuthEventType, EventId, FailureReason};
-use uuid::Uuid;
 
-use crate::Caller;
-use crate::ports::{LimitedAction, RateDecision, RateLimitStatus};
-use crate::service::Ports;
+use crate::caller::Caller;
+use crate::ports::{
+    AuthEventLog, Clock, IdGenerator, LimitedAction, RateDecision, RateLimitStatus, RateLimiter,
+};
+
+/// The ports [`admit`] uses.
+#[derive(Clone, Copy)]
+pub struct AdmitPorts<'a> {
+    /// The per-IP limits.
+    pub rate_limiter: &'a dyn RateLimiter,
+    /// Where a refusal is recorded.
+    pub events: &'a dyn AuthEventLog,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// The refusal event's id.
+    pub ids: &'a dyn IdGenerator,
+}
 
 /// Why a request was not admitted.
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +35,7 @@ pub enum AdmitError {
         /// The limit's state, for the response headers.
         status: RateLimitStatus,
     },
-    /// Anything else (may carry [`crate::Unavailable`]).
+    /// Anything else (may carry [`crate::errors::Unavailable`]).
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -33,7 +46,7 @@ pub enum AdmitError {
 /// [`AdmitError::Limited`] over the limit, after recording `rate_limited` (no user:
 /// the body naming one has not been read).
 pub async fn admit(
-    ports: &Ports,
+    ports: &AdmitPorts<'_>,
     action: LimitedAction,
     caller: &Caller,
 ) -> Result<Option<RateLimitStatus>, AdmitError> {
@@ -45,7 +58,7 @@ pub async fn admit(
             status,
         } => {
             let event = AuthEvent::failure(
-                EventId::from_uuid(Uuid::now_v7()),
+                EventId::from_uuid(ports.ids.new_id()),
                 AuthEventType::RateLimited,
                 None,
                 FailureReason::RateLimitExceeded,
@@ -96,7 +109,7 @@ mod tests {
         limiter(&mut mocks, RateDecision::Allowed(status));
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
-        let admitted = admit(&ports, LimitedAction::LogIn, &caller()).await;
+        let admitted = admit(&ports.for_admit(), LimitedAction::LogIn, &caller()).await;
         assert_eq!(admitted.expect("admitted"), Some(status));
     }
 
@@ -105,7 +118,7 @@ mod tests {
         let mut mocks = Mocks::default();
         limiter(&mut mocks, RateDecision::Unlimited);
         let ports = mocks.into_ports();
-        let admitted = admit(&ports, LimitedAction::LogIn, &caller()).await;
+        let admitted = admit(&ports.for_admit(), LimitedAction::LogIn, &caller()).await;
         assert_eq!(admitted.expect("admitted"), None);
     }
 
@@ -121,7 +134,7 @@ mod tests {
         );
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
-        match admit(&ports, LimitedAction::LogIn, &caller()).await {
+        match admit(&ports.for_admit(), LimitedAction::LogIn, &caller()).await {
             Err(AdmitError::Limited {
                 retry_after_secs,
                 status,
@@ -152,7 +165,7 @@ mod tests {
             .expect_record()
             .returning(|_| Err(unavailable()));
         let ports = mocks.into_ports();
-        match admit(&ports, LimitedAction::LogIn, &caller()).await {
+        match admit(&ports.for_admit(), LimitedAction::LogIn, &caller()).await {
             Err(AdmitError::Unexpected(err)) => assert_carries_unavailable(&err),
             other => panic!("expected Unexpected, got {other:?}"),
         }

@@ -4,13 +4,35 @@ use domain::{
     AuthEvent, AuthEventType, EmailAddress, EmailAddressError, EventId, FailureReason,
     PlaintextPassword, UserId,
 };
-use secrecy::{ExposeSecret, SecretString};
-use uuid::Uuid;
 
 use super::{IssuedSession, new_session};
-use crate::Caller;
-use crate::ports::{NewLogin, PasswordCheck, StartLoginError, ThrottleDecision};
-use crate::service::{AuthConfig, Ports};
+use crate::caller::Caller;
+use crate::config::AuthConfig;
+use crate::ports::{
+    AuthEventLog, Clock, IdGenerator, LoginThrottle, NewLogin, PasswordCheck, PasswordHasher,
+    SessionRepository, StartLoginError, ThrottleAttempt, TokenCodec, UserRepository,
+};
+
+/// The ports [`log_in`] uses.
+#[derive(Clone, Copy)]
+pub struct LogInPorts<'a> {
+    /// Where the account is looked up.
+    pub users: &'a dyn UserRepository,
+    /// Where the session is started.
+    pub sessions: &'a dyn SessionRepository,
+    /// Where failures are recorded.
+    pub events: &'a dyn AuthEventLog,
+    /// Verifies (and maybe re-hashes) the password.
+    pub hasher: &'a dyn PasswordHasher,
+    /// Signs the session's token.
+    pub tokens: &'a dyn TokenCodec,
+    /// The per-account throttle.
+    pub throttle: &'a dyn LoginThrottle,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// The session's, token's and events' ids.
+    pub ids: &'a dyn IdGenerator,
+}
 
 /// Input of [`log_in`].
 #[derive(Debug, Clone)]
@@ -18,7 +40,7 @@ pub struct LogInRequest {
     /// The email as sent (trimmed and keyed here).
     pub email: String,
     /// The password as sent.
-    pub password: SecretString,
+    pub password: PlaintextPassword,
     /// Who is asking.
     pub caller: Caller,
 }
@@ -39,7 +61,7 @@ pub enum LogInError {
         /// Seconds until an attempt may succeed.
         retry_after_secs: u64,
     },
-    /// Anything else (may carry [`crate::Unavailable`]).
+    /// Anything else (may carry [`crate::errors::Unavailable`]).
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -64,7 +86,7 @@ pub enum LogInError {
 /// # Errors
 /// See [`LogInError`].
 pub async fn log_in(
-    ports: &Ports,
+    ports: &LogInPorts<'_>,
     config: &AuthConfig,
     request: LogInRequest,
 ) -> Result<IssuedSession, LogInError> {
@@ -75,7 +97,7 @@ pub async fn log_in(
     // of one address (case, Unicode normalisation, width, quotes, IDN or punycode) is one
     // account and one throttle.
     let key = email.key();
-    let password = PlaintextPassword::new(request.password.expose_secret().to_owned());
+    let password = request.password;
 
     // While hashing is saturated the answer is 503 whatever else happens: give it now,
     // before the attempt is counted and before the lookup, so that under a login flood a
@@ -87,35 +109,32 @@ pub async fn log_in(
         .admit()
         .map_err(|unavailable| LogInError::Unexpected(anyhow::Error::new(unavailable)))?;
 
-    if let ThrottleDecision::Throttled { retry_after_secs } =
-        ports.throttle.attempt(key, ip, ports.clock.now()).await?
-    {
-        // The owner sees in their log that someone is hammering the account.
-        let owner = ports.users.find_by_email(key).await?.map(|u| u.id);
-        let event = AuthEvent::failure(
-            EventId::from_uuid(Uuid::now_v7()),
-            AuthEventType::LoginThrottled,
-            owner,
-            FailureReason::RateLimitExceeded,
-            &client,
-            ports.clock.now(),
-        );
-        ports.events.record(&event).await?;
-        return Err(LogInError::Throttled { retry_after_secs });
-    }
-
-    // Until the password has been judged, a failure of ours (database down, hashing
-    // saturated) is not a failed login: give the counted attempt back.
-    let user = match ports.users.find_by_email(key).await {
-        Ok(user) => user,
-        Err(err) => return Err(uncount(ports, key, ip, err).await),
+    // Counted before the password is verified, so parallel guesses cannot overrun the
+    // throttle; until the password has been judged, a failure of ours (database down,
+    // hashing saturated) is not a failed login, and dropping `attempt` gives it back.
+    let attempt = match ThrottleAttempt::count(ports.throttle, key, ip, ports.clock.now()).await? {
+        Ok(attempt) => attempt,
+        Err(retry_after_secs) => {
+            // The owner sees in their log that someone is hammering the account.
+            let owner = ports.users.find_by_email(key).await?.map(|u| u.id);
+            let event = AuthEvent::failure(
+                EventId::from_uuid(ports.ids.new_id()),
+                AuthEventType::LoginThrottled,
+                owner,
+                FailureReason::RateLimitExceeded,
+                &client,
+                ports.clock.now(),
+            );
+            ports.events.record(&event).await?;
+            return Err(LogInError::Throttled { retry_after_secs });
+        }
     };
-    let Some(user) = user else {
+
+    let Some(user) = ports.users.find_by_email(key).await? else {
         let verified = ports.hasher.verify_dummy(password).await;
         drop(admission);
-        if let Err(err) = verified {
-            return Err(uncount(ports, key, ip, err).await);
-        }
+        verified?;
+        attempt.failed();
         fail(ports, None, FailureReason::UnknownEmail, &request.caller).await?;
         return Err(LogInError::InvalidCredentials);
     };
@@ -125,12 +144,9 @@ pub async fn log_in(
         .verify(password.clone(), user.password_hash.clone())
         .await;
     drop(admission);
-    let check = match verified {
-        Ok(check) => check,
-        Err(err) => return Err(uncount(ports, key, ip, err).await),
-    };
-    let needs_rehash = match check {
+    let needs_rehash = match verified? {
         PasswordCheck::Mismatch => {
+            attempt.failed();
             fail(
                 ports,
                 Some(user.id),
@@ -141,6 +157,7 @@ pub async fn log_in(
             return Err(LogInError::InvalidCredentials);
         }
         PasswordCheck::Match { .. } if !user.is_active => {
+            attempt.failed();
             fail(
                 ports,
                 Some(user.id),
@@ -160,14 +177,22 @@ pub async fn log_in(
         None
     };
     let now = ports.clock.now();
-    let (session, token) = new_session(ports, config, user.id, &user.email, &request.caller, now)?;
+    let (session, token) = new_session(
+        ports.tokens,
+        ports.ids,
+        config,
+        user.id,
+        &user.email,
+        &request.caller,
+        now,
+    )?;
     let login = NewLogin {
         session: session.clone(),
         verified: user.password_hash.clone(),
         last_login: now,
         rehashed: rehashed.clone(),
         event: AuthEvent::success(
-            EventId::from_uuid(Uuid::now_v7()),
+            EventId::from_uuid(ports.ids.new_id()),
             AuthEventType::Login,
             Some(user.id),
             &client,
@@ -183,13 +208,14 @@ pub async fn log_in(
         Ok(()) => None,
         Err(StartLoginError::CredentialChanged) => Some(FailureReason::InvalidCredentials),
         Err(StartLoginError::AccountInactive) => Some(FailureReason::AccountInactive),
-        Err(StartLoginError::Unexpected(err)) => return Err(uncount(ports, key, ip, err).await),
+        Err(StartLoginError::Unexpected(err)) => return Err(err.into()),
     };
     if let Some(reason) = stale {
+        attempt.failed();
         fail(ports, Some(user.id), reason, &request.caller).await?;
         return Err(LogInError::InvalidCredentials);
     }
-    ports.throttle.succeeded(key, ip).await?;
+    attempt.succeeded().await?;
 
     let mut user = user;
     user.last_login = Some(now);
@@ -204,27 +230,14 @@ pub async fn log_in(
     })
 }
 
-/// Gives back an attempt counted by the throttle, for an error that was not the
-/// caller's failure; the original error is what the caller gets.
-async fn uncount(
-    ports: &Ports,
-    email: &domain::EmailKey,
-    ip: Option<std::net::IpAddr>,
-    err: anyhow::Error,
-) -> LogInError {
-    // Best effort: the error to report is `err`, not a second one from the throttle.
-    let _ = ports.throttle.release(email, ip).await;
-    LogInError::Unexpected(err)
-}
-
 async fn fail(
-    ports: &Ports,
+    ports: &LogInPorts<'_>,
     user_id: Option<UserId>,
     reason: FailureReason,
     caller: &Caller,
 ) -> anyhow::Result<()> {
     let event = AuthEvent::failure(
-        EventId::from_uuid(Uuid::now_v7()),
+        EventId::from_uuid(ports.ids.new_id()),
         AuthEventType::LoginFailed,
         user_id,
         reason,
@@ -236,14 +249,15 @@ async fn fail(
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use domain::{Claims, PasswordHash, User};
+    use domain::{Claims, PasswordHash, ThrottleVerdict, User};
     use mockall::Sequence;
 
     use super::*;
-    use crate::Unavailable;
+    use crate::errors::Unavailable;
     use crate::use_cases::test_support::{
         CALLER_IP, CALLER_USER_AGENT, Captured, Mocks, assert_carries_unavailable, assert_event,
         caller, capture_events, captured, config, now, only, taken, unavailable, user,
@@ -265,7 +279,7 @@ mod tests {
     fn request(email: &str) -> LogInRequest {
         LogInRequest {
             email: email.into(),
-            password: SecretString::from(PASSWORD.to_owned()),
+            password: PlaintextPassword::new(PASSWORD.to_owned()),
             caller: caller(),
         }
     }
@@ -281,7 +295,7 @@ mod tests {
         }
     }
 
-    fn throttle(mocks: &mut Mocks, decision: ThrottleDecision, order: Option<&mut Sequence>) {
+    fn throttle(mocks: &mut Mocks, decision: ThrottleVerdict, order: Option<&mut Sequence>) {
         let expectation = mocks
             .throttle
             .expect_attempt()
@@ -375,7 +389,7 @@ mod tests {
     async fn log_in_successfully(needs_rehash: bool) -> LoggedIn {
         let user = stored_user();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(user.clone()));
         verifies(&mut mocks, PasswordCheck::Match { needs_rehash }, None);
         mocks.hasher.expect_verify_dummy().never();
@@ -395,7 +409,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let issued = log_in(&ports, &config(), request(EMAIL))
+        let issued = log_in(&ports.for_log_in(), &config(), request(EMAIL))
             .await
             .expect("login succeeds");
         LoggedIn {
@@ -484,7 +498,7 @@ mod tests {
     async fn login_succeeds_without_a_rehash_when_rehashing_is_unavailable() {
         let user = stored_user();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(user));
         verifies(
             &mut mocks,
@@ -501,7 +515,7 @@ mod tests {
         let logins = starts_session(&mut mocks);
         let ports = mocks.into_ports();
 
-        let issued = log_in(&ports, &config(), request(EMAIL))
+        let issued = log_in(&ports.for_log_in(), &config(), request(EMAIL))
             .await
             .expect("the login does not depend on the rehash");
         assert_eq!(only(taken(&logins)).rehashed, None);
@@ -512,13 +526,13 @@ mod tests {
     async fn login_counts_the_attempt_against_the_throttle_before_it_verifies_the_password() {
         let mut order = Sequence::new();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, Some(&mut order));
+        throttle(&mut mocks, ThrottleVerdict::Allowed, Some(&mut order));
         finds(&mut mocks, Some(stored_user()));
         verifies(&mut mocks, PasswordCheck::Mismatch, Some(&mut order));
         capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         assert!(
             matches!(result, Err(LogInError::InvalidCredentials)),
@@ -537,7 +551,12 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request("jane.doe@localhost")).await;
+        let result = log_in(
+            &ports.for_log_in(),
+            &config(),
+            request("jane.doe@localhost"),
+        )
+        .await;
 
         assert!(
             matches!(
@@ -552,7 +571,7 @@ mod tests {
     async fn login_with_an_unknown_email_verifies_against_the_dummy_hash_and_records_unknown_email()
     {
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, None);
         mocks
             .hasher
@@ -565,7 +584,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         assert!(
             matches!(result, Err(LogInError::InvalidCredentials)),
@@ -583,7 +602,7 @@ mod tests {
     async fn login_with_wrong_password_returns_invalid_credentials_and_records_failure() {
         let user = stored_user();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(user.clone()));
         verifies(&mut mocks, PasswordCheck::Mismatch, None);
         mocks.hasher.expect_verify_dummy().never();
@@ -591,7 +610,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         assert!(
             matches!(result, Err(LogInError::InvalidCredentials)),
@@ -610,7 +629,7 @@ mod tests {
      {
         let user = inactive_user();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(user.clone()));
         // Verified although the account is inactive: the same work as any other answer.
         verifies(
@@ -624,7 +643,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         assert!(
             matches!(result, Err(LogInError::InvalidCredentials)),
@@ -642,14 +661,14 @@ mod tests {
     async fn login_to_an_inactive_account_with_a_wrong_password_records_invalid_credentials() {
         let user = inactive_user();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(user.clone()));
         verifies(&mut mocks, PasswordCheck::Mismatch, None);
         no_session_is_started(&mut mocks);
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         assert!(
             matches!(result, Err(LogInError::InvalidCredentials)),
@@ -670,7 +689,7 @@ mod tests {
         let mut mocks = Mocks::default();
         throttle(
             &mut mocks,
-            ThrottleDecision::Throttled {
+            ThrottleVerdict::Blocked {
                 retry_after_secs: 600,
             },
             None,
@@ -681,7 +700,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         assert!(
             matches!(
@@ -705,7 +724,7 @@ mod tests {
         let mut mocks = Mocks::default();
         throttle(
             &mut mocks,
-            ThrottleDecision::Throttled {
+            ThrottleVerdict::Blocked {
                 retry_after_secs: 600,
             },
             None,
@@ -716,7 +735,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         assert!(
             matches!(
@@ -740,12 +759,8 @@ mod tests {
      {
         let mut mocks = Mocks::default();
         // A failure of ours is not a failed login: the counted attempt is given back.
-        mocks
-            .throttle
-            .expect_release()
-            .times(1)
-            .returning(|_, _| Ok(()));
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        mocks.throttle.expect_release().times(1).return_const(());
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         mocks
             .users
             .expect_find_by_email()
@@ -756,7 +771,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         let Err(LogInError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -778,7 +793,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         let Err(LogInError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -791,12 +806,8 @@ mod tests {
      {
         let mut mocks = Mocks::default();
         // A failure of ours is not a failed login: the counted attempt is given back.
-        mocks
-            .throttle
-            .expect_release()
-            .times(1)
-            .returning(|_, _| Ok(()));
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        mocks.throttle.expect_release().times(1).return_const(());
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(stored_user()));
         mocks
             .hasher
@@ -807,7 +818,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         let Err(LogInError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -834,7 +845,7 @@ mod tests {
             taken.store(true, Ordering::SeqCst);
             Ok(crate::ports::HashAdmission::new(Place(Arc::clone(&taken))))
         });
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         let in_lookup = Arc::clone(&held);
         mocks
             .users
@@ -863,7 +874,7 @@ mod tests {
         });
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         assert!(
             matches!(result, Err(LogInError::InvalidCredentials)),
@@ -891,7 +902,7 @@ mod tests {
         no_session_is_started(&mut mocks);
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         let Err(LogInError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -902,7 +913,7 @@ mod tests {
     #[tokio::test]
     async fn login_when_the_session_cannot_be_stored_returns_unexpected_carrying_unavailable() {
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(stored_user()));
         verifies(
             &mut mocks,
@@ -914,11 +925,7 @@ mod tests {
         // A failure of ours, not a failed login: the attempt is given back, and the
         // throttle is not cleared either (no login happened).
         mocks.throttle.expect_succeeded().never();
-        mocks
-            .throttle
-            .expect_release()
-            .times(1)
-            .returning(|_, _| Ok(()));
+        mocks.throttle.expect_release().times(1).return_const(());
         signs_token(&mut mocks);
         mocks
             .sessions
@@ -928,7 +935,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         let Err(LogInError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -939,7 +946,7 @@ mod tests {
     #[tokio::test]
     async fn login_failure_that_cannot_be_recorded_returns_unexpected_not_invalid_credentials() {
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(stored_user()));
         verifies(&mut mocks, PasswordCheck::Mismatch, None);
         no_session_is_started(&mut mocks);
@@ -950,7 +957,7 @@ mod tests {
             .returning(|_| Err(unavailable()));
         let ports = mocks.into_ports();
 
-        let result = log_in(&ports, &config(), request(EMAIL)).await;
+        let result = log_in(&ports.for_log_in(), &config(), request(EMAIL)).await;
 
         let Err(LogInError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -1021,7 +1028,7 @@ mod tests {
         let user = stored_user();
         let stored: Stored = Arc::new(std::sync::Mutex::new((user.password_hash.clone(), true)));
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
+        throttle(&mut mocks, ThrottleVerdict::Allowed, None);
         finds(&mut mocks, Some(user.clone()));
         let during_verify = Arc::clone(&stored);
         mocks
@@ -1059,7 +1066,7 @@ mod tests {
         let ports = mocks.into_ports();
 
         Race {
-            result: log_in(&ports, &config(), request(EMAIL)).await,
+            result: log_in(&ports.for_log_in(), &config(), request(EMAIL)).await,
             user_id: user.id,
             stored,
             applied,

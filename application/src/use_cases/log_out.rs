@@ -1,10 +1,21 @@
 //! Use case: log out — revoke the session the caller's token belongs to.
 
 use domain::{AuthEvent, AuthEventType, EventId};
-use uuid::Uuid;
 
-use crate::service::Ports;
-use crate::{Caller, Principal};
+use crate::caller::Caller;
+use crate::ports::{Clock, IdGenerator, SessionRepository};
+use crate::principal::Principal;
+
+/// The ports [`log_out`] uses.
+#[derive(Clone, Copy)]
+pub struct LogOutPorts<'a> {
+    /// Where the session is revoked.
+    pub sessions: &'a dyn SessionRepository,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// The event's id.
+    pub ids: &'a dyn IdGenerator,
+}
 
 /// Why a logout failed.
 #[derive(Debug, thiserror::Error)]
@@ -21,13 +32,13 @@ pub enum LogOutError {
 /// # Errors
 /// See [`LogOutError`].
 pub async fn log_out(
-    ports: &Ports,
+    ports: &LogOutPorts<'_>,
     principal: &Principal,
     caller: &Caller,
 ) -> Result<(), LogOutError> {
     let now = ports.clock.now();
     let event = AuthEvent::success(
-        EventId::from_uuid(Uuid::now_v7()),
+        EventId::from_uuid(ports.ids.new_id()),
         AuthEventType::Logout,
         Some(principal.user.id),
         &caller.client_info(),
@@ -42,6 +53,8 @@ pub async fn log_out(
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use std::sync::Arc;
 
     use chrono::TimeDelta;
@@ -88,7 +101,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = log_out(&ports, &principal, &caller()).await;
+        let result = log_out(&ports.for_log_out(), &principal, &caller()).await;
 
         assert!(result.is_ok(), "{result:?}");
         assert_event(
@@ -110,7 +123,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = log_out(&ports, &principal(), &caller()).await;
+        let result = log_out(&ports.for_log_out(), &principal(), &caller()).await;
 
         assert!(result.is_ok(), "{result:?}");
     }
@@ -126,7 +139,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = log_out(&ports, &principal(), &caller()).await;
+        let result = log_out(&ports.for_log_out(), &principal(), &caller()).await;
 
         let Err(LogOutError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");

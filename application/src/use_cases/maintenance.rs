@@ -2,7 +2,18 @@
 
 use chrono::Duration;
 
-use crate::service::Ports;
+use crate::ports::{AuthEventLog, Clock, SessionRepository};
+
+/// The ports [`prune`] uses.
+#[derive(Clone, Copy)]
+pub struct PrunePorts<'a> {
+    /// The audit log.
+    pub events: &'a dyn AuthEventLog,
+    /// Sessions.
+    pub sessions: &'a dyn SessionRepository,
+    /// The time.
+    pub clock: &'a dyn Clock,
+}
 
 /// What one pruning pass deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -18,7 +29,7 @@ pub struct PruneReport {
 ///
 /// # Errors
 /// Storage failures.
-pub async fn prune(ports: &Ports, retention_days: u32) -> anyhow::Result<PruneReport> {
+pub async fn prune(ports: &PrunePorts<'_>, retention_days: u32) -> anyhow::Result<PruneReport> {
     let cutoff = ports.clock.now() - Duration::days(i64::from(retention_days));
     Ok(PruneReport {
         events: ports.events.prune_before(cutoff).await?,
@@ -47,7 +58,9 @@ mod tests {
             .withf(move |c| *c == cutoff)
             .times(1)
             .returning(|_| Ok(3));
-        let report = prune(&mocks.into_ports(), 90).await.expect("pruned");
+        let report = prune(&mocks.into_ports().for_prune(), 90)
+            .await
+            .expect("pruned");
         assert_eq!(
             report,
             PruneReport {

@@ -4,13 +4,30 @@ use domain::{
     AuthEvent, AuthEventType, EmailAddress, EmailAddressError, EventId, FailureReason,
     PasswordPolicyViolation, PlaintextPassword, User, UserId,
 };
-use secrecy::{ExposeSecret, SecretString};
-use uuid::Uuid;
 
 use super::{IssuedSession, new_session};
-use crate::Caller;
-use crate::ports::CreateUserError;
-use crate::service::{AuthConfig, Ports};
+use crate::caller::Caller;
+use crate::config::AuthConfig;
+use crate::ports::{
+    AuthEventLog, Clock, CreateUserError, IdGenerator, PasswordHasher, TokenCodec, UserRepository,
+};
+
+/// The ports [`sign_up`] uses.
+#[derive(Clone, Copy)]
+pub struct SignUpPorts<'a> {
+    /// Where the user is created.
+    pub users: &'a dyn UserRepository,
+    /// Where a refused signup is recorded.
+    pub events: &'a dyn AuthEventLog,
+    /// Hashes the password.
+    pub hasher: &'a dyn PasswordHasher,
+    /// Signs the first session's token.
+    pub tokens: &'a dyn TokenCodec,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// The new user's, session's, token's and event's ids.
+    pub ids: &'a dyn IdGenerator,
+}
 
 /// Input of [`sign_up`].
 #[derive(Debug, Clone)]
@@ -18,7 +35,7 @@ pub struct SignUpRequest {
     /// The email as sent (trimmed and keyed here).
     pub email: String,
     /// The password as sent.
-    pub password: SecretString,
+    pub password: PlaintextPassword,
     /// Who is asking.
     pub caller: Caller,
 }
@@ -35,7 +52,7 @@ pub enum SignUpError {
     /// The email is registered already (also when that account is deactivated).
     #[error("email already registered")]
     EmailTaken,
-    /// Anything else (may carry [`crate::Unavailable`]).
+    /// Anything else (may carry [`crate::errors::Unavailable`]).
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -56,13 +73,13 @@ pub enum SignUpError {
 /// with no user attached: the caller is not that account's owner, so it is not written
 /// into the owner's security log.
 pub async fn sign_up(
-    ports: &Ports,
+    ports: &SignUpPorts<'_>,
     config: &AuthConfig,
     request: SignUpRequest,
 ) -> Result<IssuedSession, SignUpError> {
     let client = request.caller.client_info();
     let email = EmailAddress::parse(&request.email).map_err(SignUpError::InvalidEmail)?;
-    let password = PlaintextPassword::new(request.password.expose_secret().to_owned());
+    let password = request.password;
     config
         .password_policy
         .check(&password, &email)
@@ -72,7 +89,7 @@ pub async fn sign_up(
 
     let now = ports.clock.now();
     let user = User {
-        id: UserId::from_uuid(Uuid::now_v7()),
+        id: UserId::from_uuid(ports.ids.new_id()),
         email,
         password_hash,
         created_at: now,
@@ -80,9 +97,17 @@ pub async fn sign_up(
         last_login: Some(now),
         is_active: true,
     };
-    let (session, token) = new_session(ports, config, user.id, &user.email, &request.caller, now)?;
+    let (session, token) = new_session(
+        ports.tokens,
+        ports.ids,
+        config,
+        user.id,
+        &user.email,
+        &request.caller,
+        now,
+    )?;
     let event = AuthEvent::success(
-        EventId::from_uuid(Uuid::now_v7()),
+        EventId::from_uuid(ports.ids.new_id()),
         AuthEventType::Signup,
         Some(user.id),
         &client,
@@ -96,7 +121,7 @@ pub async fn sign_up(
         Ok(()) => {}
         Err(CreateUserError::EmailTaken) => {
             let event = AuthEvent::failure(
-                EventId::from_uuid(Uuid::now_v7()),
+                EventId::from_uuid(ports.ids.new_id()),
                 AuthEventType::Signup,
                 None,
                 FailureReason::EmailExists,
@@ -118,13 +143,14 @@ pub async fn sign_up(
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
     use std::sync::Arc;
 
     use domain::{Claims, PasswordHash, PasswordRule, Session};
     use mockall::Sequence;
 
     use super::*;
-    use crate::Unavailable;
+    use crate::errors::Unavailable;
     use crate::use_cases::test_support::{
         CALLER_IP, CALLER_USER_AGENT, Captured, Mocks, assert_carries_unavailable, assert_event,
         caller, capture_events, captured, config, now, only, taken, unavailable,
@@ -145,7 +171,7 @@ mod tests {
     fn request(email: &str, password: &str) -> SignUpRequest {
         SignUpRequest {
             email: email.into(),
-            password: SecretString::from(password.to_owned()),
+            password: PlaintextPassword::new(password.to_owned()),
             caller: caller(),
         }
     }
@@ -214,7 +240,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let issued = sign_up(&ports, &config(), request(EMAIL, PASSWORD))
+        let issued = sign_up(&ports.for_sign_up(), &config(), request(EMAIL, PASSWORD))
             .await
             .expect("signup succeeds");
         SignedUp {
@@ -293,7 +319,7 @@ mod tests {
             .returning(|_, _, _| Ok(()));
         let ports = mocks.into_ports();
 
-        let result = sign_up(&ports, &config(), request(EMAIL, PASSWORD)).await;
+        let result = sign_up(&ports.for_sign_up(), &config(), request(EMAIL, PASSWORD)).await;
 
         assert!(result.is_ok(), "{result:?}");
     }
@@ -313,7 +339,7 @@ mod tests {
             mocks.events.expect_record().never();
             let ports = mocks.into_ports();
 
-            let result = sign_up(&ports, &config(), request(email, PASSWORD)).await;
+            let result = sign_up(&ports.for_sign_up(), &config(), request(email, PASSWORD)).await;
 
             assert!(
                 matches!(&result, Err(SignUpError::InvalidEmail(e)) if *e == expected),
@@ -330,7 +356,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = sign_up(&ports, &config(), request(EMAIL, "password1")).await;
+        let result = sign_up(&ports.for_sign_up(), &config(), request(EMAIL, "password1")).await;
 
         let Err(SignUpError::WeakPassword(violation)) = result else {
             panic!("expected WeakPassword, got {result:?}");
@@ -357,7 +383,7 @@ mod tests {
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
-        let result = sign_up(&ports, &config(), request(EMAIL, PASSWORD)).await;
+        let result = sign_up(&ports.for_sign_up(), &config(), request(EMAIL, PASSWORD)).await;
 
         assert!(matches!(result, Err(SignUpError::EmailTaken)), "{result:?}");
         assert_event(
@@ -382,7 +408,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = sign_up(&ports, &config(), request(EMAIL, PASSWORD)).await;
+        let result = sign_up(&ports.for_sign_up(), &config(), request(EMAIL, PASSWORD)).await;
 
         let Err(SignUpError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -402,7 +428,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = sign_up(&ports, &config(), request(EMAIL, PASSWORD)).await;
+        let result = sign_up(&ports.for_sign_up(), &config(), request(EMAIL, PASSWORD)).await;
 
         let Err(SignUpError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -423,7 +449,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = sign_up(&ports, &config(), request(EMAIL, PASSWORD)).await;
+        let result = sign_up(&ports.for_sign_up(), &config(), request(EMAIL, PASSWORD)).await;
 
         let Err(SignUpError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");

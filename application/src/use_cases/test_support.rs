@@ -4,18 +4,34 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use domain::ThrottleVerdict;
 use domain::{
     AuthEvent, AuthEventType, EmailAddress, FailureReason, PasswordHash, PasswordPolicy, Session,
     SessionId, TokenPolicy, User, UserId,
 };
 use uuid::Uuid;
 
+use crate::caller::Caller;
+use crate::config::AuthConfig;
+use crate::errors::Unavailable;
+use mockall::Sequence;
+
 use crate::ports::{
-    MockAuthEventLog, MockClock, MockLoginThrottle, MockPasswordHasher, MockPrincipalStore,
-    MockRateLimiter, MockSessionRepository, MockTokenCodec, MockUserRepository,
+    IdGenerator, MockAuthEventLog, MockClock, MockLoginThrottle, MockPasswordHasher,
+    MockPrincipalStore, MockRateLimiter, MockSessionRepository, MockTokenCodec, MockUserRepository,
+    PasswordCheck,
 };
-use crate::service::{AuthConfig, Ports};
-use crate::{Caller, Principal, Unavailable};
+use crate::principal::Principal;
+use crate::service::Ports;
+
+/// Ids as production makes them (UUIDv7): fresh and distinct on every call.
+pub struct FreshIds;
+
+impl IdGenerator for FreshIds {
+    fn new_id(&self) -> Uuid {
+        Uuid::now_v7()
+    }
+}
 
 /// The instant every test runs at.
 pub fn now() -> DateTime<Utc> {
@@ -90,13 +106,14 @@ impl Mocks {
         Ports {
             users: Arc::new(self.users),
             sessions: Arc::new(self.sessions),
-            principals: Arc::new(self.principals),
             events: Arc::new(self.events),
             hasher: Arc::new(self.hasher),
             tokens: Arc::new(self.tokens),
             rate_limiter: Arc::new(self.rate_limiter),
             throttle: Arc::new(self.throttle),
             clock: Arc::new(clock),
+            ids: Arc::new(FreshIds),
+            principals: Arc::new(self.principals),
         }
     }
 }
@@ -246,4 +263,74 @@ pub fn assert_event(
     );
     assert_eq!(event.created_at, now(), "{event:?}");
     assert_eq!(event.count, 1, "{event:?}");
+}
+
+/// The password the [`principal`]'s stored hash ([`STORED_HASH`]) was made from.
+pub const PRINCIPAL_PASSWORD: &str = "Correct7Horse";
+
+/// What [`user`] stores as its hash.
+pub const STORED_HASH: &str = "$argon2id$stored";
+
+/// The throttle is asked once, now, about the [`principal`]'s email from the
+/// [`caller`]'s IP, and answers `verdict`.
+pub fn throttles_principal(
+    mocks: &mut Mocks,
+    verdict: ThrottleVerdict,
+    order: Option<&mut Sequence>,
+) {
+    let expectation = mocks
+        .throttle
+        .expect_attempt()
+        .withf(|email, ip, at| {
+            email.as_str() == PRINCIPAL_EMAIL_KEY && *ip == caller().ip && *at == now()
+        })
+        .times(1)
+        .returning(move |_, _, _| Ok(verdict));
+    if let Some(order) = order {
+        expectation.in_sequence(order);
+    }
+}
+
+/// [`PRINCIPAL_PASSWORD`] is verified once against the principal's stored hash, and
+/// `check` is the answer.
+pub fn verifies_principal(mocks: &mut Mocks, check: PasswordCheck, order: Option<&mut Sequence>) {
+    let expectation = mocks
+        .hasher
+        .expect_verify()
+        .withf(|password, hash| {
+            password.expose() == PRINCIPAL_PASSWORD && hash.as_str() == STORED_HASH
+        })
+        .times(1)
+        .returning(move |_, _| Ok(check));
+    if let Some(order) = order {
+        expectation.in_sequence(order);
+    }
+}
+
+/// The answer of a verification of the right password with current parameters.
+pub fn right_password() -> PasswordCheck {
+    PasswordCheck::Match {
+        needs_rehash: false,
+    }
+}
+
+/// The [`principal`]'s throttle is cleared once, for the [`caller`]'s IP.
+pub fn clears_principal_throttle(mocks: &mut Mocks, order: Option<&mut Sequence>) {
+    let expectation = mocks
+        .throttle
+        .expect_succeeded()
+        .withf(|email, ip| email.as_str() == PRINCIPAL_EMAIL_KEY && *ip == caller().ip)
+        .times(1)
+        .returning(|_, _| Ok(()));
+    if let Some(order) = order {
+        expectation.in_sequence(order);
+    }
+}
+
+/// No password is hashed and no account is changed.
+pub fn nothing_is_hashed_or_stored(mocks: &mut Mocks) {
+    mocks.hasher.expect_hash().never();
+    mocks.users.expect_change_password().never();
+    mocks.users.expect_deactivate().never();
+    mocks.sessions.expect_revoke_all().never();
 }

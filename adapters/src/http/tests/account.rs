@@ -21,12 +21,11 @@ use domain::{
     AuthEvent, AuthEventType, EventId, FailureReason, PasswordPolicyViolation, PasswordRule,
     PasswordViolation, Session, SessionId, UserId,
 };
-use secrecy::ExposeSecret;
 
 use super::{
     Answer, BEARER, CREATED_AT, EMAIL, EXPIRES_AT, Endpoint, Method, OVERSIZED, PASSWORD, Refusal,
-    SESSION_ID, StatusCode, TestClient, TestRequestBuilder, USER_AGENT, USER_ID, Uuid, Value,
-    assert_error, assert_payload_too_large, assert_retry_after, assert_validation_error, at,
+    SESSION_ID, StatusCode, TOKEN, TestClient, TestRequestBuilder, USER_AGENT, USER_ID, Uuid,
+    Value, assert_error, assert_payload_too_large, assert_retry_after, assert_validation_error, at,
     authenticating, carries, client, header, json, openapi_document, plain_error, principal, send,
     session, unavailable, untouched, user,
 };
@@ -298,7 +297,7 @@ fn only_authenticating() -> MockAuthUseCases {
 fn only_authenticating_times(times: usize) -> MockAuthUseCases {
     let mut mock = MockAuthUseCases::new();
     mock.expect_authenticate()
-        .withf(|request| carries(request, BEARER))
+        .withf(|request| carries(request, TOKEN))
         .times(times)
         .returning(|_| Ok(principal()));
     no_account_use_case(&mut mock);
@@ -669,7 +668,7 @@ async fn list_auth_events_passes_every_limit_from_1_to_100_as_sent() {
 async fn a_next_cursor_is_an_opaque_url_safe_string_that_comes_back_as_the_same_event_cursor() {
     let mut mock = MockAuthUseCases::new();
     mock.expect_authenticate()
-        .withf(|request| carries(request, BEARER))
+        .withf(|request| carries(request, TOKEN))
         .times(2)
         .returning(|_| Ok(principal()));
     mock.expect_list_auth_events()
@@ -974,8 +973,8 @@ async fn change_password_answers_204_and_passes_both_passwords_exactly_as_sent_a
         .withf(move |who, request: &ChangePasswordRequest| {
             *who == principal()
                 && request.user_id == UserId::from_uuid(USER_ID)
-                && request.current_password.expose_secret() == current
-                && request.new_password.expose_secret() == new
+                && request.current_password.expose() == current
+                && request.new_password.expose() == new
                 && request.caller.user_agent.as_deref() == Some(USER_AGENT)
         })
         .times(1)
@@ -1001,7 +1000,7 @@ async fn deactivate_answers_204_and_passes_the_password_exactly_as_sent_and_the_
         .withf(move |who, request: &DeactivateRequest| {
             *who == principal()
                 && request.user_id == UserId::from_uuid(USER_ID)
-                && request.password.expose_secret() == password
+                && request.password.expose() == password
                 && request.caller.user_agent.as_deref() == Some(USER_AGENT)
         })
         .times(1)
@@ -1259,7 +1258,7 @@ async fn a_refused_token_answers_401_with_its_code_on_every_account_operation_wh
     for (refusal, code, message) in cases {
         let mut mock = MockAuthUseCases::new();
         mock.expect_authenticate()
-            .withf(|request| carries(request, BEARER))
+            .withf(|request| carries(request, TOKEN))
             .times(OPS.len() * user_ids.len())
             .returning(move |_| Err(refusal()));
         no_account_use_case(&mut mock);

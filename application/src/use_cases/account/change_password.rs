@@ -4,13 +4,31 @@ use domain::{
     AuthEvent, AuthEventType, EventId, FailureReason, PasswordPolicyViolation, PlaintextPassword,
     UserId,
 };
-use secrecy::{ExposeSecret, SecretString};
-use uuid::Uuid;
 
-use super::{Forbidden, ensure_own, record_failure, throttle_password_check, verify_counted};
-use crate::ports::PasswordCheck;
-use crate::service::{AuthConfig, Ports};
-use crate::{Caller, Principal};
+use super::{Forbidden, ensure_own, record_failure, throttle_password_check};
+use crate::caller::Caller;
+use crate::config::AuthConfig;
+use crate::ports::{
+    AuthEventLog, Clock, IdGenerator, LoginThrottle, PasswordCheck, PasswordHasher, UserRepository,
+};
+use crate::principal::Principal;
+
+/// The ports [`change_password`] uses.
+#[derive(Clone, Copy)]
+pub struct ChangePasswordPorts<'a> {
+    /// Where the new hash is stored.
+    pub users: &'a dyn UserRepository,
+    /// Where failures are recorded.
+    pub events: &'a dyn AuthEventLog,
+    /// Verifies the password and hashes the new one.
+    pub hasher: &'a dyn PasswordHasher,
+    /// The per-account throttle on password checks.
+    pub throttle: &'a dyn LoginThrottle,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// The events' ids.
+    pub ids: &'a dyn IdGenerator,
+}
 
 /// Input of [`change_password`].
 #[derive(Debug, Clone)]
@@ -18,9 +36,9 @@ pub struct ChangePasswordRequest {
     /// The path's user id.
     pub user_id: UserId,
     /// The password the caller says is current.
-    pub current_password: SecretString,
+    pub current_password: PlaintextPassword,
     /// The new password.
-    pub new_password: SecretString,
+    pub new_password: PlaintextPassword,
     /// Who is asking.
     pub caller: Caller,
 }
@@ -43,7 +61,7 @@ pub enum ChangePasswordError {
         /// Seconds until an attempt may succeed.
         retry_after_secs: u64,
     },
-    /// Anything else (may carry [`crate::Unavailable`]).
+    /// Anything else (may carry [`crate::errors::Unavailable`]).
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -54,7 +72,10 @@ pub enum ChangePasswordError {
 ///
 /// Order: scoping → per-account throttle → current password → policy → hash → store.
 /// The store is a compare-and-swap on the hash just verified: of two concurrent changes
-/// exactly one applies, the other gets `InvalidCredentials` and changes nothing.
+/// exactly one applies, the other gets `InvalidCredentials` and changes nothing. When
+/// the swap fails, the current password is verified once more against the hash stored
+/// now, and the swap retried once if it still matches: a concurrent login that re-hashed
+/// the same password under new parameters must not refuse the change.
 ///
 /// # Security
 /// A wrong current password counts toward the per-account login throttle, so a stolen
@@ -64,22 +85,36 @@ pub enum ChangePasswordError {
 /// # Errors
 /// See [`ChangePasswordError`].
 pub async fn change_password(
-    ports: &Ports,
+    ports: &ChangePasswordPorts<'_>,
     config: &AuthConfig,
     principal: &Principal,
     request: ChangePasswordRequest,
 ) -> Result<(), ChangePasswordError> {
     ensure_own(principal, request.user_id)?;
     let caller = &request.caller;
-    if let Some(retry_after_secs) = throttle_password_check(ports, principal, caller).await? {
-        return Err(ChangePasswordError::Throttled { retry_after_secs });
-    }
+    let attempt = throttle_password_check(
+        ports.throttle,
+        ports.events,
+        ports.clock,
+        ports.ids,
+        principal,
+        caller,
+    )
+    .await?
+    .map_err(|retry_after_secs| ChangePasswordError::Throttled { retry_after_secs })?;
     let user = &principal.user;
-    let current = PlaintextPassword::new(request.current_password.expose_secret().to_owned());
-    let check = verify_counted(ports, principal, caller, current).await?;
+    // A failure of ours here gives the counted attempt back (`attempt` is dropped).
+    let current_password = request.current_password;
+    let check = ports
+        .hasher
+        .verify(current_password.clone(), user.password_hash.clone())
+        .await?;
     if check == PasswordCheck::Mismatch {
+        attempt.failed();
         record_failure(
-            ports,
+            ports.events,
+            ports.clock,
+            ports.ids,
             principal,
             caller,
             AuthEventType::PasswordChanged,
@@ -88,15 +123,14 @@ pub async fn change_password(
         .await?;
         return Err(ChangePasswordError::InvalidCredentials);
     }
-    ports
-        .throttle
-        .succeeded(user.email.key(), caller.ip)
-        .await?;
+    attempt.succeeded().await?;
 
-    let new_password = PlaintextPassword::new(request.new_password.expose_secret().to_owned());
+    let new_password = request.new_password;
     if let Err(violation) = config.password_policy.check(&new_password, &user.email) {
         record_failure(
-            ports,
+            ports.events,
+            ports.clock,
+            ports.ids,
             principal,
             caller,
             AuthEventType::PasswordChanged,
@@ -108,112 +142,88 @@ pub async fn change_password(
     let new_hash = ports.hasher.hash(new_password).await?;
     let now = ports.clock.now();
     let event = AuthEvent::success(
-        EventId::from_uuid(Uuid::now_v7()),
+        EventId::from_uuid(ports.ids.new_id()),
         AuthEventType::PasswordChanged,
         Some(user.id),
         &caller.client_info(),
         now,
     );
-    let applied = ports
-        .users
-        .change_password(
-            user.id,
-            &user.password_hash,
-            &new_hash,
-            principal.session.id,
-            now,
-            &event,
-        )
-        .await?;
-    if applied {
-        Ok(())
-    } else {
-        record_failure(
-            ports,
-            principal,
-            caller,
-            AuthEventType::PasswordChanged,
-            FailureReason::InvalidCredentials,
-        )
-        .await?;
-        Err(ChangePasswordError::InvalidCredentials)
+    let mut expected = user.password_hash.clone();
+    let mut reverified = false;
+    loop {
+        let applied = ports
+            .users
+            .change_password(
+                user.id,
+                &expected,
+                &new_hash,
+                principal.session.id,
+                now,
+                &event,
+            )
+            .await;
+        if applied? {
+            return Ok(());
+        }
+        // The stored hash is no longer the one verified. A concurrent login that
+        // re-hashed this same password under new parameters changes it too: verify the
+        // current password once against what is stored now, and try again if it still
+        // matches. Only a real concurrent change (or a deactivation) refuses.
+        if reverified {
+            break;
+        }
+        reverified = true;
+        let stored = match ports.users.find_by_id(user.id).await? {
+            Some(stored) if stored.is_active && stored.password_hash != expected => stored,
+            _ => break,
+        };
+        let check = ports
+            .hasher
+            .verify(current_password.clone(), stored.password_hash.clone())
+            .await?;
+        if check == PasswordCheck::Mismatch {
+            break;
+        }
+        expected = stored.password_hash;
     }
+    record_failure(
+        ports.events,
+        ports.clock,
+        ports.ids,
+        principal,
+        caller,
+        AuthEventType::PasswordChanged,
+        FailureReason::InvalidCredentials,
+    )
+    .await?;
+    Err(ChangePasswordError::InvalidCredentials)
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
-    use domain::{PasswordHash, PasswordRule};
+    use domain::{PasswordHash, PasswordRule, User};
     use mockall::Sequence;
 
     use super::*;
-    use crate::ports::ThrottleDecision;
     use crate::use_cases::test_support::{
-        Captured, Mocks, PRINCIPAL_EMAIL_KEY, assert_carries_unavailable, assert_event, caller,
-        capture_events, captured, config, now, only, principal, someone_else, taken, unavailable,
-        untouchable_ports,
+        Captured, Mocks, PRINCIPAL_PASSWORD, STORED_HASH, assert_carries_unavailable, assert_event,
+        caller, capture_events, captured, clears_principal_throttle, config,
+        nothing_is_hashed_or_stored, now, only, principal, right_password, taken,
+        throttles_principal, unavailable, verifies_principal,
     };
+    use domain::ThrottleVerdict;
 
-    const CURRENT_PASSWORD: &str = "Correct7Horse";
     const NEW_PASSWORD: &str = "Battery9Staple";
-    /// What [`crate::use_cases::test_support::user`] stores.
-    const STORED_HASH: &str = "$argon2id$stored";
     const NEW_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$new";
 
     fn request(user_id: UserId, new_password: &str) -> ChangePasswordRequest {
         ChangePasswordRequest {
             user_id,
-            current_password: SecretString::from(CURRENT_PASSWORD.to_owned()),
-            new_password: SecretString::from(new_password.to_owned()),
+            current_password: PlaintextPassword::new(PRINCIPAL_PASSWORD.to_owned()),
+            new_password: PlaintextPassword::new(new_password.to_owned()),
             caller: caller(),
-        }
-    }
-
-    fn throttle(mocks: &mut Mocks, decision: ThrottleDecision, order: Option<&mut Sequence>) {
-        let expectation = mocks
-            .throttle
-            .expect_attempt()
-            .withf(|email, ip, at| {
-                email.as_str() == PRINCIPAL_EMAIL_KEY && *ip == caller().ip && *at == now()
-            })
-            .times(1)
-            .returning(move |_, _, _| Ok(decision));
-        if let Some(order) = order {
-            expectation.in_sequence(order);
-        }
-    }
-
-    /// The current password is verified against the principal's stored hash.
-    fn verifies(mocks: &mut Mocks, check: PasswordCheck, order: Option<&mut Sequence>) {
-        let expectation = mocks
-            .hasher
-            .expect_verify()
-            .withf(|password, hash| {
-                password.expose() == CURRENT_PASSWORD && hash.as_str() == STORED_HASH
-            })
-            .times(1)
-            .returning(move |_, _| Ok(check));
-        if let Some(order) = order {
-            expectation.in_sequence(order);
-        }
-    }
-
-    fn right_password() -> PasswordCheck {
-        PasswordCheck::Match {
-            needs_rehash: false,
-        }
-    }
-
-    fn clears_throttle(mocks: &mut Mocks, order: Option<&mut Sequence>) {
-        let expectation = mocks
-            .throttle
-            .expect_succeeded()
-            .withf(|email, ip| email.as_str() == PRINCIPAL_EMAIL_KEY && *ip == caller().ip)
-            .times(1)
-            .returning(|_, _| Ok(()));
-        if let Some(order) = order {
-            expectation.in_sequence(order);
         }
     }
 
@@ -227,18 +237,6 @@ mod tests {
         if let Some(order) = order {
             expectation.in_sequence(order);
         }
-    }
-
-    fn nothing_is_verified(mocks: &mut Mocks) {
-        mocks.hasher.expect_verify().never();
-        mocks.hasher.expect_verify_dummy().never();
-    }
-
-    fn nothing_is_hashed_or_stored(mocks: &mut Mocks) {
-        mocks.hasher.expect_hash().never();
-        mocks.users.expect_change_password().never();
-        mocks.users.expect_deactivate().never();
-        mocks.sessions.expect_revoke_all().never();
     }
 
     /// `users.change_password` is called once with the principal's id, the hash just
@@ -277,39 +275,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn changing_another_users_password_is_forbidden_before_the_throttle_the_hasher_or_any_repository_is_touched()
-     {
-        let ports = untouchable_ports();
-
-        let result = change_password(
-            &ports,
-            &config(),
-            &principal(),
-            request(someone_else(), NEW_PASSWORD),
-        )
-        .await;
-
-        assert!(
-            matches!(result, Err(ChangePasswordError::Forbidden(Forbidden))),
-            "{result:?}"
-        );
-    }
-
-    #[tokio::test]
     async fn changing_the_password_stores_the_new_hash_if_the_verified_one_is_still_stored_keeps_this_session_and_records_password_changed()
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
-        verifies(&mut mocks, right_password(), None);
-        clears_throttle(&mut mocks, None);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
         hashes(&mut mocks, NEW_PASSWORD, None);
         let events = changes(&mut mocks, &principal, true, None);
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, NEW_PASSWORD),
@@ -331,15 +310,15 @@ mod tests {
         let principal = principal();
         let mut order = Sequence::new();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, Some(&mut order));
-        verifies(&mut mocks, right_password(), Some(&mut order));
-        clears_throttle(&mut mocks, Some(&mut order));
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, Some(&mut order));
+        verifies_principal(&mut mocks, right_password(), Some(&mut order));
+        clears_principal_throttle(&mut mocks, Some(&mut order));
         hashes(&mut mocks, NEW_PASSWORD, Some(&mut order));
         changes(&mut mocks, &principal, true, Some(&mut order));
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, NEW_PASSWORD),
@@ -353,18 +332,18 @@ mod tests {
     async fn changing_the_password_to_the_current_one_is_allowed_when_it_meets_the_policy() {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
-        verifies(&mut mocks, right_password(), None);
-        clears_throttle(&mut mocks, None);
-        hashes(&mut mocks, CURRENT_PASSWORD, None);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
+        hashes(&mut mocks, PRINCIPAL_PASSWORD, None);
         changes(&mut mocks, &principal, true, None);
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
-            request(principal.user.id, CURRENT_PASSWORD),
+            request(principal.user.id, PRINCIPAL_PASSWORD),
         )
         .await;
 
@@ -372,96 +351,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn changing_the_password_of_a_throttled_account_returns_throttled_records_login_throttled_and_verifies_nothing()
-     {
-        let principal = principal();
-        let mut mocks = Mocks::default();
-        throttle(
-            &mut mocks,
-            ThrottleDecision::Throttled {
-                retry_after_secs: 900,
-            },
-            None,
-        );
-        nothing_is_verified(&mut mocks);
-        mocks.throttle.expect_succeeded().never();
-        nothing_is_hashed_or_stored(&mut mocks);
-        let events = capture_events(&mut mocks.events);
-        let ports = mocks.into_ports();
-
-        // The right current password and a strong new one: the throttle still refuses.
-        let result = change_password(
-            &ports,
-            &config(),
-            &principal,
-            request(principal.user.id, NEW_PASSWORD),
-        )
-        .await;
-
-        assert!(
-            matches!(
-                result,
-                Err(ChangePasswordError::Throttled {
-                    retry_after_secs: 900
-                })
-            ),
-            "{result:?}"
-        );
-        assert_event(
-            &only(taken(&events)),
-            AuthEventType::LoginThrottled,
-            Some(principal.user.id),
-            Some(FailureReason::RateLimitExceeded),
-        );
-    }
-
-    #[tokio::test]
-    async fn changing_the_password_with_a_wrong_current_password_returns_invalid_credentials_records_the_failure_and_leaves_the_throttle_counting()
-     {
-        let principal = principal();
-        let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
-        verifies(&mut mocks, PasswordCheck::Mismatch, None);
-        mocks.throttle.expect_succeeded().never();
-        nothing_is_hashed_or_stored(&mut mocks);
-        let events = capture_events(&mut mocks.events);
-        let ports = mocks.into_ports();
-
-        let result = change_password(
-            &ports,
-            &config(),
-            &principal,
-            request(principal.user.id, NEW_PASSWORD),
-        )
-        .await;
-
-        assert!(
-            matches!(result, Err(ChangePasswordError::InvalidCredentials)),
-            "{result:?}"
-        );
-        assert_event(
-            &only(taken(&events)),
-            AuthEventType::PasswordChanged,
-            Some(principal.user.id),
-            Some(FailureReason::InvalidCredentials),
-        );
-    }
-
-    #[tokio::test]
     async fn changing_to_a_weak_password_returns_every_broken_rule_records_the_failure_and_stores_nothing()
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
-        verifies(&mut mocks, right_password(), None);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
         // The current password was right: the account's failures are cleared.
-        clears_throttle(&mut mocks, None);
+        clears_principal_throttle(&mut mocks, None);
         nothing_is_hashed_or_stored(&mut mocks);
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, "qwerty"),
@@ -492,15 +395,15 @@ mod tests {
     async fn changing_to_a_password_equal_to_the_principals_email_local_part_is_weak() {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
-        verifies(&mut mocks, right_password(), None);
-        clears_throttle(&mut mocks, None);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
         nothing_is_hashed_or_stored(&mut mocks);
         capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, "Jane.Doe"),
@@ -521,16 +424,26 @@ mod tests {
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
-        verifies(&mut mocks, right_password(), None);
-        clears_throttle(&mut mocks, None);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
         hashes(&mut mocks, NEW_PASSWORD, None);
         changes(&mut mocks, &principal, false, None);
+        // The other change stored another password: the current one no longer matches.
+        stored_now(&mut mocks, &principal, CHANGED_HASH);
+        mocks
+            .hasher
+            .expect_verify()
+            .withf(|password, hash| {
+                password.expose() == PRINCIPAL_PASSWORD && hash.as_str() == CHANGED_HASH
+            })
+            .times(1)
+            .returning(|_, _| Ok(PasswordCheck::Mismatch));
         let events = capture_events(&mut mocks.events);
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, NEW_PASSWORD),
@@ -550,78 +463,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn changing_the_password_when_the_throttle_store_fails_returns_unexpected_and_verifies_nothing()
-     {
-        let principal = principal();
-        let mut mocks = Mocks::default();
-        mocks
-            .throttle
-            .expect_attempt()
-            .times(1)
-            .returning(|_, _, _| Err(unavailable()));
-        nothing_is_verified(&mut mocks);
-        nothing_is_hashed_or_stored(&mut mocks);
-        mocks.events.expect_record().never();
-        let ports = mocks.into_ports();
-
-        let result = change_password(
-            &ports,
-            &config(),
-            &principal,
-            request(principal.user.id, NEW_PASSWORD),
-        )
-        .await;
-
-        let Err(ChangePasswordError::Unexpected(err)) = result else {
-            panic!("expected Unexpected, got {result:?}");
-        };
-        assert_carries_unavailable(&err);
-    }
-
-    #[tokio::test]
-    async fn changing_the_password_when_verification_is_unavailable_returns_unexpected_and_gives_the_attempt_back_records_nothing_and_stores_nothing()
-     {
-        let principal = principal();
-        let mut mocks = Mocks::default();
-        // A failure of ours is not a failed login: the counted attempt is given back.
-        mocks
-            .throttle
-            .expect_release()
-            .times(1)
-            .returning(|_, _| Ok(()));
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
-        mocks
-            .hasher
-            .expect_verify()
-            .times(1)
-            .returning(|_, _| Err(unavailable()));
-        mocks.throttle.expect_succeeded().never();
-        nothing_is_hashed_or_stored(&mut mocks);
-        mocks.events.expect_record().never();
-        let ports = mocks.into_ports();
-
-        let result = change_password(
-            &ports,
-            &config(),
-            &principal,
-            request(principal.user.id, NEW_PASSWORD),
-        )
-        .await;
-
-        let Err(ChangePasswordError::Unexpected(err)) = result else {
-            panic!("expected Unexpected, got {result:?}");
-        };
-        assert_carries_unavailable(&err);
-    }
-
-    #[tokio::test]
     async fn changing_the_password_when_hashing_is_unavailable_returns_unexpected_and_stores_nothing()
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
-        verifies(&mut mocks, right_password(), None);
-        clears_throttle(&mut mocks, None);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
         mocks
             .hasher
             .expect_hash()
@@ -632,7 +480,7 @@ mod tests {
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, NEW_PASSWORD),
@@ -650,9 +498,9 @@ mod tests {
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
-        verifies(&mut mocks, right_password(), None);
-        clears_throttle(&mut mocks, None);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
         hashes(&mut mocks, NEW_PASSWORD, None);
         mocks
             .users
@@ -663,7 +511,7 @@ mod tests {
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, NEW_PASSWORD),
@@ -674,35 +522,120 @@ mod tests {
             panic!("expected Unexpected, got {result:?}");
         };
         assert_carries_unavailable(&err);
+    }
+
+    const CHANGED_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$changed";
+
+    /// `users.find_by_id` answers the principal's user with `hash` stored now.
+    fn stored_now(mocks: &mut Mocks, principal: &Principal, hash: &'static str) {
+        let stored = User {
+            password_hash: PasswordHash::from_phc(hash.into()),
+            ..principal.user.clone()
+        };
+        let user_id = principal.user.id;
+        mocks
+            .users
+            .expect_find_by_id()
+            .withf(move |id| *id == user_id)
+            .times(1)
+            .returning(move |_| Ok(Some(stored.clone())));
     }
 
     #[tokio::test]
-    async fn a_wrong_current_password_whose_failure_cannot_be_recorded_returns_unexpected_not_invalid_credentials()
+    async fn changing_the_password_while_a_login_rehashes_the_same_password_verifies_it_again_and_stores_the_change()
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
-        verifies(&mut mocks, PasswordCheck::Mismatch, None);
-        mocks.throttle.expect_succeeded().never();
-        nothing_is_hashed_or_stored(&mut mocks);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
+        hashes(&mut mocks, NEW_PASSWORD, None);
+        // The swap on the verified hash loses to the login's re-hash…
+        changes(&mut mocks, &principal, false, None);
+        stored_now(&mut mocks, &principal, REHASHED);
+        // …whose hash the current password still matches…
         mocks
-            .events
-            .expect_record()
+            .hasher
+            .expect_verify()
+            .withf(|password, hash| {
+                password.expose() == PRINCIPAL_PASSWORD && hash.as_str() == REHASHED
+            })
             .times(1)
-            .returning(|_| Err(unavailable()));
+            .returning(|_, _| Ok(right_password()));
+        // …so the change is swapped in over the re-hash, with the same event.
+        let (user_id, keep_id) = (principal.user.id, principal.session.id);
+        mocks
+            .users
+            .expect_change_password()
+            .withf(move |user, expected, new_hash, keep, at, event| {
+                *user == user_id
+                    && expected.as_str() == REHASHED
+                    && new_hash.as_str() == NEW_HASH
+                    && *keep == keep_id
+                    && *at == now()
+                    && event.event_type == AuthEventType::PasswordChanged
+                    && event.success
+            })
+            .times(1)
+            .returning(|_, _, _, _, _, _| Ok(true));
+        mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
         let result = change_password(
-            &ports,
+            &ports.for_change_password(),
             &config(),
             &principal,
             request(principal.user.id, NEW_PASSWORD),
         )
         .await;
 
-        let Err(ChangePasswordError::Unexpected(err)) = result else {
-            panic!("expected Unexpected, got {result:?}");
-        };
-        assert_carries_unavailable(&err);
+        assert!(result.is_ok(), "{result:?}");
     }
+
+    #[tokio::test]
+    async fn a_change_whose_second_swap_also_fails_is_invalid_credentials_without_a_third_try() {
+        let principal = principal();
+        let mut mocks = Mocks::default();
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
+        hashes(&mut mocks, NEW_PASSWORD, None);
+        changes(&mut mocks, &principal, false, None);
+        stored_now(&mut mocks, &principal, REHASHED);
+        mocks
+            .hasher
+            .expect_verify()
+            .withf(|_, hash| hash.as_str() == REHASHED)
+            .times(1)
+            .returning(|_, _| Ok(right_password()));
+        mocks
+            .users
+            .expect_change_password()
+            .withf(|_, expected, _, _, _, _| expected.as_str() == REHASHED)
+            .times(1)
+            .returning(|_, _, _, _, _, _| Ok(false));
+        let events = capture_events(&mut mocks.events);
+        let ports = mocks.into_ports();
+
+        let result = change_password(
+            &ports.for_change_password(),
+            &config(),
+            &principal,
+            request(principal.user.id, NEW_PASSWORD),
+        )
+        .await;
+
+        assert!(
+            matches!(result, Err(ChangePasswordError::InvalidCredentials)),
+            "{result:?}"
+        );
+        assert_event(
+            &only(taken(&events)),
+            AuthEventType::PasswordChanged,
+            Some(principal.user.id),
+            Some(FailureReason::InvalidCredentials),
+        );
+    }
+
+    const REHASHED: &str = "$argon2id$v=19$m=19456,t=2,p=1$rehashed";
 }

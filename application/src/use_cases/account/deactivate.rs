@@ -1,13 +1,30 @@
 //! Use case: deactivate the caller's account.
 
 use domain::{AuthEvent, AuthEventType, EventId, FailureReason, PlaintextPassword, UserId};
-use secrecy::{ExposeSecret, SecretString};
-use uuid::Uuid;
 
-use super::{Forbidden, ensure_own, record_failure, throttle_password_check, verify_counted};
-use crate::ports::PasswordCheck;
-use crate::service::Ports;
-use crate::{Caller, Principal};
+use super::{Forbidden, ensure_own, record_failure, throttle_password_check};
+use crate::caller::Caller;
+use crate::ports::{
+    AuthEventLog, Clock, IdGenerator, LoginThrottle, PasswordCheck, PasswordHasher, UserRepository,
+};
+use crate::principal::Principal;
+
+/// The ports [`deactivate`] uses.
+#[derive(Clone, Copy)]
+pub struct DeactivatePorts<'a> {
+    /// Where the deactivation is stored.
+    pub users: &'a dyn UserRepository,
+    /// Where failures are recorded.
+    pub events: &'a dyn AuthEventLog,
+    /// Verifies the password.
+    pub hasher: &'a dyn PasswordHasher,
+    /// The per-account throttle on password checks.
+    pub throttle: &'a dyn LoginThrottle,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// The events' ids.
+    pub ids: &'a dyn IdGenerator,
+}
 
 /// Input of [`deactivate`].
 #[derive(Debug, Clone)]
@@ -15,7 +32,7 @@ pub struct DeactivateRequest {
     /// The path's user id.
     pub user_id: UserId,
     /// The account's password, as confirmation.
-    pub password: SecretString,
+    pub password: PlaintextPassword,
     /// Who is asking.
     pub caller: Caller,
 }
@@ -35,7 +52,7 @@ pub enum DeactivateError {
         /// Seconds until an attempt may succeed.
         retry_after_secs: u64,
     },
-    /// Anything else (may carry [`crate::Unavailable`]).
+    /// Anything else (may carry [`crate::errors::Unavailable`]).
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -51,20 +68,34 @@ pub enum DeactivateError {
 /// # Errors
 /// See [`DeactivateError`].
 pub async fn deactivate(
-    ports: &Ports,
+    ports: &DeactivatePorts<'_>,
     principal: &Principal,
     request: DeactivateRequest,
 ) -> Result<(), DeactivateError> {
     ensure_own(principal, request.user_id)?;
     let caller = &request.caller;
-    if let Some(retry_after_secs) = throttle_password_check(ports, principal, caller).await? {
-        return Err(DeactivateError::Throttled { retry_after_secs });
-    }
+    let attempt = throttle_password_check(
+        ports.throttle,
+        ports.events,
+        ports.clock,
+        ports.ids,
+        principal,
+        caller,
+    )
+    .await?
+    .map_err(|retry_after_secs| DeactivateError::Throttled { retry_after_secs })?;
     let user = &principal.user;
-    let password = PlaintextPassword::new(request.password.expose_secret().to_owned());
-    if verify_counted(ports, principal, caller, password).await? == PasswordCheck::Mismatch {
+    // A failure of ours here gives the counted attempt back (`attempt` is dropped).
+    let check = ports
+        .hasher
+        .verify(request.password, user.password_hash.clone())
+        .await?;
+    if check == PasswordCheck::Mismatch {
+        attempt.failed();
         record_failure(
-            ports,
+            ports.events,
+            ports.clock,
+            ports.ids,
             principal,
             caller,
             AuthEventType::AccountDeactivated,
@@ -73,19 +104,17 @@ pub async fn deactivate(
         .await?;
         return Err(DeactivateError::InvalidCredentials);
     }
-    ports
-        .throttle
-        .succeeded(user.email.key(), caller.ip)
-        .await?;
+    attempt.succeeded().await?;
     let now = ports.clock.now();
     let event = AuthEvent::success(
-        EventId::from_uuid(Uuid::now_v7()),
+        EventId::from_uuid(ports.ids.new_id()),
         AuthEventType::AccountDeactivated,
         Some(user.id),
         &caller.client_info(),
         now,
     );
-    ports.users.deactivate(user.id, now, &event).await?;
+    let deactivated = ports.users.deactivate(user.id, now, &event).await;
+    deactivated?;
     Ok(())
 }
 
@@ -96,75 +125,19 @@ mod tests {
     use mockall::Sequence;
 
     use super::*;
-    use crate::ports::ThrottleDecision;
     use crate::use_cases::test_support::{
-        Captured, Mocks, PRINCIPAL_EMAIL_KEY, assert_carries_unavailable, assert_event, caller,
-        capture_events, captured, now, only, principal, someone_else, taken, unavailable,
-        untouchable_ports,
+        Captured, Mocks, PRINCIPAL_PASSWORD, assert_carries_unavailable, assert_event, caller,
+        captured, clears_principal_throttle, now, only, principal, right_password, taken,
+        throttles_principal, unavailable, verifies_principal,
     };
-
-    const PASSWORD: &str = "Correct7Horse";
-    /// What [`crate::use_cases::test_support::user`] stores.
-    const STORED_HASH: &str = "$argon2id$stored";
+    use domain::ThrottleVerdict;
 
     fn request(user_id: UserId) -> DeactivateRequest {
         DeactivateRequest {
             user_id,
-            password: SecretString::from(PASSWORD.to_owned()),
+            password: PlaintextPassword::new(PRINCIPAL_PASSWORD.to_owned()),
             caller: caller(),
         }
-    }
-
-    fn throttle(mocks: &mut Mocks, decision: ThrottleDecision, order: Option<&mut Sequence>) {
-        let expectation = mocks
-            .throttle
-            .expect_attempt()
-            .withf(|email, ip, at| {
-                email.as_str() == PRINCIPAL_EMAIL_KEY && *ip == caller().ip && *at == now()
-            })
-            .times(1)
-            .returning(move |_, _, _| Ok(decision));
-        if let Some(order) = order {
-            expectation.in_sequence(order);
-        }
-    }
-
-    /// The password is verified against the principal's stored hash.
-    fn verifies(mocks: &mut Mocks, check: PasswordCheck, order: Option<&mut Sequence>) {
-        let expectation = mocks
-            .hasher
-            .expect_verify()
-            .withf(|password, hash| password.expose() == PASSWORD && hash.as_str() == STORED_HASH)
-            .times(1)
-            .returning(move |_, _| Ok(check));
-        if let Some(order) = order {
-            expectation.in_sequence(order);
-        }
-    }
-
-    fn right_password() -> PasswordCheck {
-        PasswordCheck::Match {
-            needs_rehash: false,
-        }
-    }
-
-    fn clears_throttle(mocks: &mut Mocks, order: Option<&mut Sequence>) {
-        let expectation = mocks
-            .throttle
-            .expect_succeeded()
-            .withf(|email, ip| email.as_str() == PRINCIPAL_EMAIL_KEY && *ip == caller().ip)
-            .times(1)
-            .returning(|_, _| Ok(()));
-        if let Some(order) = order {
-            expectation.in_sequence(order);
-        }
-    }
-
-    fn nothing_is_stored(mocks: &mut Mocks) {
-        mocks.hasher.expect_hash().never();
-        mocks.users.expect_deactivate().never();
-        mocks.users.expect_change_password().never();
-        mocks.sessions.expect_revoke_all().never();
     }
 
     /// `users.deactivate` is called once for the principal at now; the event it is
@@ -195,32 +168,24 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn deactivating_another_users_account_is_forbidden_before_the_throttle_the_hasher_or_any_repository_is_touched()
-     {
-        let ports = untouchable_ports();
-
-        let result = deactivate(&ports, &principal(), request(someone_else())).await;
-
-        assert!(
-            matches!(result, Err(DeactivateError::Forbidden(Forbidden))),
-            "{result:?}"
-        );
-    }
-
-    #[tokio::test]
     async fn deactivating_with_the_right_password_deactivates_the_account_with_its_event_and_clears_the_throttle()
      {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
-        verifies(&mut mocks, right_password(), None);
-        clears_throttle(&mut mocks, None);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
         let events = deactivates(&mut mocks, &principal, None);
         mocks.hasher.expect_hash().never();
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = deactivate(&ports, &principal, request(principal.user.id)).await;
+        let result = deactivate(
+            &ports.for_deactivate(),
+            &principal,
+            request(principal.user.id),
+        )
+        .await;
 
         assert!(result.is_ok(), "{result:?}");
         assert_event(
@@ -236,131 +201,20 @@ mod tests {
         let principal = principal();
         let mut order = Sequence::new();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, Some(&mut order));
-        verifies(&mut mocks, right_password(), Some(&mut order));
-        clears_throttle(&mut mocks, Some(&mut order));
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, Some(&mut order));
+        verifies_principal(&mut mocks, right_password(), Some(&mut order));
+        clears_principal_throttle(&mut mocks, Some(&mut order));
         deactivates(&mut mocks, &principal, Some(&mut order));
         let ports = mocks.into_ports();
 
-        let result = deactivate(&ports, &principal, request(principal.user.id)).await;
+        let result = deactivate(
+            &ports.for_deactivate(),
+            &principal,
+            request(principal.user.id),
+        )
+        .await;
 
         assert!(result.is_ok(), "{result:?}");
-    }
-
-    #[tokio::test]
-    async fn deactivating_a_throttled_account_returns_throttled_records_login_throttled_and_verifies_nothing()
-     {
-        let principal = principal();
-        let mut mocks = Mocks::default();
-        throttle(
-            &mut mocks,
-            ThrottleDecision::Throttled {
-                retry_after_secs: 900,
-            },
-            None,
-        );
-        mocks.hasher.expect_verify().never();
-        mocks.hasher.expect_verify_dummy().never();
-        mocks.throttle.expect_succeeded().never();
-        nothing_is_stored(&mut mocks);
-        let events = capture_events(&mut mocks.events);
-        let ports = mocks.into_ports();
-
-        let result = deactivate(&ports, &principal, request(principal.user.id)).await;
-
-        assert!(
-            matches!(
-                result,
-                Err(DeactivateError::Throttled {
-                    retry_after_secs: 900
-                })
-            ),
-            "{result:?}"
-        );
-        assert_event(
-            &only(taken(&events)),
-            AuthEventType::LoginThrottled,
-            Some(principal.user.id),
-            Some(FailureReason::RateLimitExceeded),
-        );
-    }
-
-    #[tokio::test]
-    async fn deactivating_with_a_wrong_password_returns_invalid_credentials_records_the_failure_and_stores_nothing()
-     {
-        let principal = principal();
-        let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
-        verifies(&mut mocks, PasswordCheck::Mismatch, None);
-        mocks.throttle.expect_succeeded().never();
-        nothing_is_stored(&mut mocks);
-        let events = capture_events(&mut mocks.events);
-        let ports = mocks.into_ports();
-
-        let result = deactivate(&ports, &principal, request(principal.user.id)).await;
-
-        assert!(
-            matches!(result, Err(DeactivateError::InvalidCredentials)),
-            "{result:?}"
-        );
-        assert_event(
-            &only(taken(&events)),
-            AuthEventType::AccountDeactivated,
-            Some(principal.user.id),
-            Some(FailureReason::InvalidCredentials),
-        );
-    }
-
-    #[tokio::test]
-    async fn deactivating_when_the_throttle_store_fails_returns_unexpected_and_verifies_nothing() {
-        let principal = principal();
-        let mut mocks = Mocks::default();
-        mocks
-            .throttle
-            .expect_attempt()
-            .times(1)
-            .returning(|_, _, _| Err(unavailable()));
-        mocks.hasher.expect_verify().never();
-        nothing_is_stored(&mut mocks);
-        mocks.events.expect_record().never();
-        let ports = mocks.into_ports();
-
-        let result = deactivate(&ports, &principal, request(principal.user.id)).await;
-
-        let Err(DeactivateError::Unexpected(err)) = result else {
-            panic!("expected Unexpected, got {result:?}");
-        };
-        assert_carries_unavailable(&err);
-    }
-
-    #[tokio::test]
-    async fn deactivating_when_verification_is_unavailable_returns_unexpected_and_gives_the_attempt_back_records_nothing_and_stores_nothing()
-     {
-        let principal = principal();
-        let mut mocks = Mocks::default();
-        // A failure of ours is not a failed login: the counted attempt is given back.
-        mocks
-            .throttle
-            .expect_release()
-            .times(1)
-            .returning(|_, _| Ok(()));
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
-        mocks
-            .hasher
-            .expect_verify()
-            .times(1)
-            .returning(|_, _| Err(unavailable()));
-        mocks.throttle.expect_succeeded().never();
-        nothing_is_stored(&mut mocks);
-        mocks.events.expect_record().never();
-        let ports = mocks.into_ports();
-
-        let result = deactivate(&ports, &principal, request(principal.user.id)).await;
-
-        let Err(DeactivateError::Unexpected(err)) = result else {
-            panic!("expected Unexpected, got {result:?}");
-        };
-        assert_carries_unavailable(&err);
     }
 
     #[tokio::test]
@@ -368,9 +222,9 @@ mod tests {
     {
         let principal = principal();
         let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
-        verifies(&mut mocks, right_password(), None);
-        clears_throttle(&mut mocks, None);
+        throttles_principal(&mut mocks, ThrottleVerdict::Allowed, None);
+        verifies_principal(&mut mocks, right_password(), None);
+        clears_principal_throttle(&mut mocks, None);
         mocks
             .users
             .expect_deactivate()
@@ -379,31 +233,12 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = deactivate(&ports, &principal, request(principal.user.id)).await;
-
-        let Err(DeactivateError::Unexpected(err)) = result else {
-            panic!("expected Unexpected, got {result:?}");
-        };
-        assert_carries_unavailable(&err);
-    }
-
-    #[tokio::test]
-    async fn a_wrong_password_whose_failure_cannot_be_recorded_returns_unexpected_not_invalid_credentials()
-     {
-        let principal = principal();
-        let mut mocks = Mocks::default();
-        throttle(&mut mocks, ThrottleDecision::Allowed, None);
-        verifies(&mut mocks, PasswordCheck::Mismatch, None);
-        mocks.throttle.expect_succeeded().never();
-        nothing_is_stored(&mut mocks);
-        mocks
-            .events
-            .expect_record()
-            .times(1)
-            .returning(|_| Err(unavailable()));
-        let ports = mocks.into_ports();
-
-        let result = deactivate(&ports, &principal, request(principal.user.id)).await;
+        let result = deactivate(
+            &ports.for_deactivate(),
+            &principal,
+            request(principal.user.id),
+        )
+        .await;
 
         let Err(DeactivateError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");

@@ -3,9 +3,15 @@
 use domain::{AuthEvent, UserId};
 
 use super::{Forbidden, ensure_own};
-use crate::Principal;
-use crate::ports::EventCursor;
-use crate::service::Ports;
+use crate::ports::{AuthEventLog, EventCursor};
+use crate::principal::Principal;
+
+/// The ports [`list_auth_events`] uses.
+#[derive(Clone, Copy)]
+pub struct ListAuthEventsPorts<'a> {
+    /// The audit log.
+    pub events: &'a dyn AuthEventLog,
+}
 
 /// The most events one page may hold.
 pub const MAX_PAGE: u32 = 100;
@@ -38,7 +44,7 @@ pub enum ListAuthEventsError {
     /// Another user's id.
     #[error(transparent)]
     Forbidden(#[from] Forbidden),
-    /// Anything else (may carry [`crate::Unavailable`]).
+    /// Anything else (may carry [`crate::errors::Unavailable`]).
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -51,7 +57,7 @@ pub enum ListAuthEventsError {
 /// # Errors
 /// See [`ListAuthEventsError`].
 pub async fn list_auth_events(
-    ports: &Ports,
+    ports: &ListAuthEventsPorts<'_>,
     principal: &Principal,
     request: ListAuthEventsRequest,
 ) -> Result<AuthEventPage, ListAuthEventsError> {
@@ -138,8 +144,12 @@ mod tests {
     async fn listing_another_users_events_is_forbidden_before_any_port_is_called() {
         let ports = untouchable_ports();
 
-        let result =
-            list_auth_events(&ports, &principal(), request(someone_else(), None, 50)).await;
+        let result = list_auth_events(
+            &ports.for_list_auth_events(),
+            &principal(),
+            request(someone_else(), None, 50),
+        )
+        .await;
 
         assert!(
             matches!(result, Err(ListAuthEventsError::Forbidden(Forbidden))),
@@ -155,9 +165,13 @@ mod tests {
         lists(&mut mocks, user_id, None, 51, events(user_id, 3));
         let ports = mocks.into_ports();
 
-        let page = list_auth_events(&ports, &principal, request(user_id, None, 50))
-            .await
-            .expect("the log is listed");
+        let page = list_auth_events(
+            &ports.for_list_auth_events(),
+            &principal,
+            request(user_id, None, 50),
+        )
+        .await
+        .expect("the log is listed");
 
         assert_eq!(page.events.len(), 3);
     }
@@ -171,9 +185,13 @@ mod tests {
         lists(&mut mocks, user_id, None, 2, stored.clone());
         let ports = mocks.into_ports();
 
-        let page = list_auth_events(&ports, &principal, request(user_id, None, 0))
-            .await
-            .expect("the log is listed");
+        let page = list_auth_events(
+            &ports.for_list_auth_events(),
+            &principal,
+            request(user_id, None, 0),
+        )
+        .await
+        .expect("the log is listed");
 
         assert_eq!(page.events, stored[..1]);
         assert_eq!(page.next, Some(cursor_of(&stored[0])));
@@ -188,9 +206,13 @@ mod tests {
         lists(&mut mocks, user_id, None, 101, stored.clone());
         let ports = mocks.into_ports();
 
-        let page = list_auth_events(&ports, &principal, request(user_id, None, u32::MAX))
-            .await
-            .expect("the log is listed");
+        let page = list_auth_events(
+            &ports.for_list_auth_events(),
+            &principal,
+            request(user_id, None, u32::MAX),
+        )
+        .await
+        .expect("the log is listed");
 
         assert_eq!(page.events, stored[..100]);
         assert_eq!(page.next, Some(cursor_of(&stored[99])));
@@ -204,9 +226,13 @@ mod tests {
         lists(&mut mocks, user_id, None, 101, Vec::new());
         let ports = mocks.into_ports();
 
-        let page = list_auth_events(&ports, &principal, request(user_id, None, MAX_PAGE))
-            .await
-            .expect("the log is listed");
+        let page = list_auth_events(
+            &ports.for_list_auth_events(),
+            &principal,
+            request(user_id, None, MAX_PAGE),
+        )
+        .await
+        .expect("the log is listed");
 
         assert_eq!(page.events, []);
         assert_eq!(page.next, None);
@@ -222,9 +248,13 @@ mod tests {
         lists(&mut mocks, user_id, None, 4, stored.clone());
         let ports = mocks.into_ports();
 
-        let page = list_auth_events(&ports, &principal, request(user_id, None, 3))
-            .await
-            .expect("the log is listed");
+        let page = list_auth_events(
+            &ports.for_list_auth_events(),
+            &principal,
+            request(user_id, None, 3),
+        )
+        .await
+        .expect("the log is listed");
 
         assert_eq!(
             page.events,
@@ -243,9 +273,13 @@ mod tests {
         lists(&mut mocks, user_id, None, 4, stored.clone());
         let ports = mocks.into_ports();
 
-        let page = list_auth_events(&ports, &principal, request(user_id, None, 3))
-            .await
-            .expect("the log is listed");
+        let page = list_auth_events(
+            &ports.for_list_auth_events(),
+            &principal,
+            request(user_id, None, 3),
+        )
+        .await
+        .expect("the log is listed");
 
         assert_eq!(page.events, stored);
         assert_eq!(page.next, None);
@@ -260,9 +294,13 @@ mod tests {
         lists(&mut mocks, user_id, None, 4, stored.clone());
         let ports = mocks.into_ports();
 
-        let page = list_auth_events(&ports, &principal, request(user_id, None, 3))
-            .await
-            .expect("the log is listed");
+        let page = list_auth_events(
+            &ports.for_list_auth_events(),
+            &principal,
+            request(user_id, None, 3),
+        )
+        .await
+        .expect("the log is listed");
 
         assert_eq!(page.events, stored);
         assert_eq!(page.next, None);
@@ -276,9 +314,13 @@ mod tests {
         lists(&mut mocks, user_id, None, 51, Vec::new());
         let ports = mocks.into_ports();
 
-        let page = list_auth_events(&ports, &principal, request(user_id, None, DEFAULT_PAGE))
-            .await
-            .expect("the log is listed");
+        let page = list_auth_events(
+            &ports.for_list_auth_events(),
+            &principal,
+            request(user_id, None, DEFAULT_PAGE),
+        )
+        .await
+        .expect("the log is listed");
 
         assert_eq!(
             page,
@@ -300,9 +342,13 @@ mod tests {
         lists(&mut mocks, user_id, Some(after), 3, stored.clone());
         let ports = mocks.into_ports();
 
-        let page = list_auth_events(&ports, &principal, request(user_id, Some(after), 2))
-            .await
-            .expect("the log is listed");
+        let page = list_auth_events(
+            &ports.for_list_auth_events(),
+            &principal,
+            request(user_id, Some(after), 2),
+        )
+        .await
+        .expect("the log is listed");
 
         assert_eq!(page.events, stored);
         assert_eq!(page.next, None);
@@ -320,7 +366,12 @@ mod tests {
             .returning(|_, _, _| Err(unavailable()));
         let ports = mocks.into_ports();
 
-        let result = list_auth_events(&ports, &principal, request(user_id, None, 50)).await;
+        let result = list_auth_events(
+            &ports.for_list_auth_events(),
+            &principal,
+            request(user_id, None, 50),
+        )
+        .await;
 
         let Err(ListAuthEventsError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");

@@ -3,8 +3,17 @@
 use domain::{Session, UserId};
 
 use super::{Forbidden, ensure_own};
-use crate::Principal;
-use crate::service::Ports;
+use crate::ports::{Clock, SessionRepository};
+use crate::principal::Principal;
+
+/// The ports [`list_sessions`] uses.
+#[derive(Clone, Copy)]
+pub struct ListSessionsPorts<'a> {
+    /// Sessions.
+    pub sessions: &'a dyn SessionRepository,
+    /// The time (which sessions are live).
+    pub clock: &'a dyn Clock,
+}
 
 /// Why the sessions could not be listed.
 #[derive(Debug, thiserror::Error)]
@@ -12,7 +21,7 @@ pub enum ListSessionsError {
     /// Another user's id.
     #[error(transparent)]
     Forbidden(#[from] Forbidden),
-    /// Anything else (may carry [`crate::Unavailable`]).
+    /// Anything else (may carry [`crate::errors::Unavailable`]).
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -23,7 +32,7 @@ pub enum ListSessionsError {
 /// # Errors
 /// See [`ListSessionsError`].
 pub async fn list_sessions(
-    ports: &Ports,
+    ports: &ListSessionsPorts<'_>,
     principal: &Principal,
     user_id: UserId,
 ) -> Result<Vec<Session>, ListSessionsError> {
@@ -47,7 +56,7 @@ mod tests {
     async fn listing_another_users_sessions_is_forbidden_before_any_port_is_called() {
         let ports = untouchable_ports();
 
-        let result = list_sessions(&ports, &principal(), someone_else()).await;
+        let result = list_sessions(&ports.for_list_sessions(), &principal(), someone_else()).await;
 
         assert!(
             matches!(result, Err(ListSessionsError::Forbidden(Forbidden))),
@@ -77,7 +86,7 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let sessions = list_sessions(&ports, &principal, user_id)
+        let sessions = list_sessions(&ports.for_list_sessions(), &principal, user_id)
             .await
             .expect("the sessions are listed");
 
@@ -95,7 +104,7 @@ mod tests {
             .returning(|_, _| Err(unavailable()));
         let ports = mocks.into_ports();
 
-        let result = list_sessions(&ports, &principal, principal.user.id).await;
+        let result = list_sessions(&ports.for_list_sessions(), &principal, principal.user.id).await;
 
         let Err(ListSessionsError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");

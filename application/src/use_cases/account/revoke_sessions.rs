@@ -1,11 +1,22 @@
 //! Use cases: revoke one session, or every session ("log out everywhere").
 
 use domain::{AuthEvent, AuthEventType, EventId, SessionId, UserId};
-use uuid::Uuid;
 
 use super::{Forbidden, ensure_own};
-use crate::service::Ports;
-use crate::{Caller, Principal};
+use crate::caller::Caller;
+use crate::ports::{Clock, IdGenerator, SessionRepository};
+use crate::principal::Principal;
+
+/// The ports [`revoke_session`] and [`revoke_all_sessions`] use.
+#[derive(Clone, Copy)]
+pub struct RevokeSessionsPorts<'a> {
+    /// Where sessions are revoked.
+    pub sessions: &'a dyn SessionRepository,
+    /// The time.
+    pub clock: &'a dyn Clock,
+    /// The event's id.
+    pub ids: &'a dyn IdGenerator,
+}
 
 /// Input of [`revoke_session`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +63,7 @@ pub enum RevokeAllSessionsError {
 /// See [`RevokeSessionError`]. Another user's session is `NotFound`, never `Forbidden`,
 /// so session ids cannot be probed.
 pub async fn revoke_session(
-    ports: &Ports,
+    ports: &RevokeSessionsPorts<'_>,
     principal: &Principal,
     request: RevokeSessionRequest,
 ) -> Result<(), RevokeSessionError> {
@@ -64,7 +75,7 @@ pub async fn revoke_session(
         AuthEventType::SessionRevoked
     };
     let event = AuthEvent::success(
-        EventId::from_uuid(Uuid::now_v7()),
+        EventId::from_uuid(ports.ids.new_id()),
         event_type,
         Some(principal.user.id),
         &request.caller.client_info(),
@@ -87,7 +98,7 @@ pub async fn revoke_session(
 /// # Errors
 /// See [`RevokeAllSessionsError`].
 pub async fn revoke_all_sessions(
-    ports: &Ports,
+    ports: &RevokeSessionsPorts<'_>,
     principal: &Principal,
     user_id: UserId,
     caller: &Caller,
@@ -95,7 +106,7 @@ pub async fn revoke_all_sessions(
     ensure_own(principal, user_id)?;
     let now = ports.clock.now();
     let event = AuthEvent::success(
-        EventId::from_uuid(Uuid::now_v7()),
+        EventId::from_uuid(ports.ids.new_id()),
         AuthEventType::SessionRevoked,
         Some(principal.user.id),
         &caller.client_info(),
@@ -106,6 +117,8 @@ pub async fn revoke_all_sessions(
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use std::sync::Arc;
 
     use super::*;
@@ -180,7 +193,7 @@ mod tests {
 
         // Even naming the caller's own session: the path's user id decides.
         let result = revoke_session(
-            &ports,
+            &ports.for_revoke_sessions(),
             &principal,
             request(someone_else(), principal.session.id),
         )
@@ -200,7 +213,12 @@ mod tests {
         let events = revokes(&mut mocks, session_id, user_id, true);
         let ports = mocks.into_ports();
 
-        let result = revoke_session(&ports, &principal, request(user_id, session_id)).await;
+        let result = revoke_session(
+            &ports.for_revoke_sessions(),
+            &principal,
+            request(user_id, session_id),
+        )
+        .await;
 
         assert!(result.is_ok(), "{result:?}");
         assert_event(
@@ -220,7 +238,12 @@ mod tests {
         let events = revokes(&mut mocks, target, user_id, true);
         let ports = mocks.into_ports();
 
-        let result = revoke_session(&ports, &principal, request(user_id, target)).await;
+        let result = revoke_session(
+            &ports.for_revoke_sessions(),
+            &principal,
+            request(user_id, target),
+        )
+        .await;
 
         assert!(result.is_ok(), "{result:?}");
         // `assert_event` checks the caller's IP and user agent, not the session's.
@@ -241,7 +264,12 @@ mod tests {
         revokes(&mut mocks, target, user_id, false);
         let ports = mocks.into_ports();
 
-        let result = revoke_session(&ports, &principal, request(user_id, target)).await;
+        let result = revoke_session(
+            &ports.for_revoke_sessions(),
+            &principal,
+            request(user_id, target),
+        )
+        .await;
 
         assert!(
             matches!(result, Err(RevokeSessionError::NotFound)),
@@ -263,7 +291,12 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = revoke_session(&ports, &principal, request(user_id, another_session())).await;
+        let result = revoke_session(
+            &ports.for_revoke_sessions(),
+            &principal,
+            request(user_id, another_session()),
+        )
+        .await;
 
         let Err(RevokeSessionError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
@@ -275,7 +308,13 @@ mod tests {
     async fn revoking_all_sessions_of_another_user_id_is_forbidden_before_any_port_is_called() {
         let ports = untouchable_ports();
 
-        let result = revoke_all_sessions(&ports, &principal(), someone_else(), &caller()).await;
+        let result = revoke_all_sessions(
+            &ports.for_revoke_sessions(),
+            &principal(),
+            someone_else(),
+            &caller(),
+        )
+        .await;
 
         assert!(
             matches!(result, Err(RevokeAllSessionsError::Forbidden(Forbidden))),
@@ -292,9 +331,10 @@ mod tests {
         let events = revokes_all(&mut mocks, user_id, 3);
         let ports = mocks.into_ports();
 
-        let revoked = revoke_all_sessions(&ports, &principal, user_id, &caller())
-            .await
-            .expect("the sessions are revoked");
+        let revoked =
+            revoke_all_sessions(&ports.for_revoke_sessions(), &principal, user_id, &caller())
+                .await
+                .expect("the sessions are revoked");
 
         assert_eq!(revoked, 3);
         // The port sets the count in its transaction; the use case hands it over as one.
@@ -314,9 +354,10 @@ mod tests {
         revokes_all(&mut mocks, user_id, 0);
         let ports = mocks.into_ports();
 
-        let revoked = revoke_all_sessions(&ports, &principal, user_id, &caller())
-            .await
-            .expect("nothing to revoke is not an error");
+        let revoked =
+            revoke_all_sessions(&ports.for_revoke_sessions(), &principal, user_id, &caller())
+                .await
+                .expect("nothing to revoke is not an error");
 
         assert_eq!(revoked, 0);
     }
@@ -334,7 +375,13 @@ mod tests {
         mocks.events.expect_record().never();
         let ports = mocks.into_ports();
 
-        let result = revoke_all_sessions(&ports, &principal, principal.user.id, &caller()).await;
+        let result = revoke_all_sessions(
+            &ports.for_revoke_sessions(),
+            &principal,
+            principal.user.id,
+            &caller(),
+        )
+        .await;
 
         let Err(RevokeAllSessionsError::Unexpected(err)) = result else {
             panic!("expected Unexpected, got {result:?}");
