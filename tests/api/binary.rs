@@ -385,17 +385,15 @@ async fn every_signup_that_got_its_201_survives_a_sigkill_on_sqlite() {
     every_acknowledged_signup_survives_sigkill(None).await;
 }
 
-#[tokio::test]
-async fn every_signup_that_got_its_201_survives_a_sigkill_on_postgresql() {
-    let database = crate::helpers::postgres_database().await;
-    every_acknowledged_signup_survives_sigkill(database.as_ref().map(|d| d.url.as_str())).await;
+// Run by the `needs_postgres` harness (see `needs_postgres.rs`).
+needs_postgres! {
+pub(crate) async fn every_signup_that_got_its_201_survives_a_sigkill_on_postgresql() {
+    let database = testkit::postgres::create().await;
+    every_acknowledged_signup_survives_sigkill(Some(&database.url)).await;
 }
 
-#[tokio::test]
-async fn migrate_status_lists_the_migrations_on_postgresql_too() {
-    let Some(database) = crate::helpers::postgres_database().await else {
-        return; // said once by the harness; CI=true fails there instead
-    };
+pub(crate) async fn migrate_status_lists_the_migrations_on_postgresql_too() {
+    let database = testkit::postgres::create().await;
     let dir = tempfile::tempdir().expect("dir");
     let status = |dir: &Path| {
         let out = gatehouse(dir)
@@ -438,12 +436,9 @@ async fn migrate_status_lists_the_migrations_on_postgresql_too() {
 /// start (issue 14, point 3): without a migration lock one of them crashed on a
 /// duplicate `pg_type` row while both created the same tables. Several rounds, each on a
 /// fresh database, each with two `gatehouse migrate up` started at once.
-#[tokio::test]
-async fn two_migrate_up_started_together_on_a_fresh_postgresql_database_both_succeed() {
+pub(crate) async fn two_migrate_up_started_together_on_a_fresh_postgresql_database_both_succeed() {
     for round in 0..4 {
-        let Some(database) = crate::helpers::postgres_database().await else {
-            return; // said once by the harness; CI=true fails there instead
-        };
+        let database = testkit::postgres::create().await;
         let dirs = [
             tempfile::tempdir().expect("dir"),
             tempfile::tempdir().expect("dir"),
@@ -480,6 +475,7 @@ async fn two_migrate_up_started_together_on_a_fresh_postgresql_database_both_suc
             "round {round}: {status}"
         );
     }
+}
 }
 
 #[cfg(unix)]

@@ -6,21 +6,26 @@
 //! SQLite, a full disk (a small tmpfs, which needs root and `mount`) and a file that
 //! cannot be written (`chattr +i`, which needs root and a file system that has the
 //! flag); each test says why it skips when it cannot set its fault up.
+//!
+//! The PostgreSQL tests and their proxy are compiled only by the `needs_postgres`
+//! harness, which reports them ignored when no server answers (see `needs_postgres.rs`).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+
+use crate::helpers::{Backend, PASSWORD, assert_error, spawn_app_on, token, unique_email};
+
+// The PostgreSQL tests and their proxy: run by the `needs_postgres` harness.
+needs_postgres! {
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, watch};
 use tokio::task::AbortHandle;
-
-use crate::helpers::{
-    Backend, PASSWORD, assert_error, postgres_database, spawn_app_on, token, unique_email,
-};
 
 /// What the proxy does with the bytes it carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,11 +152,9 @@ fn upstream_of(url: &str) -> (String, String) {
     (host_port, format!("{scheme_user}@"))
 }
 
-#[tokio::test]
-async fn a_database_outage_answers_503_keeps_health_up_and_recovers_without_a_restart() {
-    let Some(database) = postgres_database().await else {
-        return; // said once by the harness; with CI=true an unreachable server fails
-    };
+pub(crate) async fn a_database_outage_answers_503_keeps_health_up_and_recovers_without_a_restart()
+{
+    let database = testkit::postgres::create().await;
     let (upstream, _) = upstream_of(&database.url);
     let proxy = CuttableProxy::start(upstream).await;
     let url = through(&proxy, &database.url);
@@ -302,6 +305,7 @@ async fn a_database_outage_answers_503_keeps_health_up_and_recovers_without_a_re
         assert_eq!(n, 0, "{what}");
     }
     let _ = db.close().await;
+}
 }
 
 /// A size-limited tmpfs, unmounted (lazily) when dropped.
@@ -596,11 +600,13 @@ fn guard_client() -> reqwest::Client {
         .expect("client")
 }
 
+needs_postgres! {
 /// `database_url` with its host and port replaced by the proxy's.
 fn through(proxy: &CuttableProxy, database_url: &str) -> String {
     let (_, prefix) = upstream_of(database_url);
     let name = database_url.rsplit('/').next().expect("db name");
     format!("{prefix}127.0.0.1:{}/{name}", proxy.port)
+}
 }
 
 /// Sends `request`; the answer must be 503 `SERVICE_UNAVAILABLE` with `Retry-After`,
@@ -626,15 +632,13 @@ async fn unavailable_within(request: reqwest::RequestBuilder, within: Duration) 
     took
 }
 
+needs_postgres! {
 /// Issue 14.4: a database that stops answering (nothing closed, nothing refused) held
 /// requests until the pool's acquire timeout, several times over, and a query on an open
 /// connection forever; `/ready` answered only after the acquire timeout.
-#[tokio::test]
-async fn a_black_holed_database_answers_503_within_the_request_deadline_and_ready_within_its_own_timeout()
+pub(crate) async fn a_black_holed_database_answers_503_within_the_request_deadline_and_ready_within_its_own_timeout()
  {
-    let Some(database) = postgres_database().await else {
-        return; // said once by the harness; with CI=true an unreachable server fails
-    };
+    let database = testkit::postgres::create().await;
     let (upstream, _) = upstream_of(&database.url);
     let proxy = CuttableProxy::start(upstream).await;
     let url = through(&proxy, &database.url);
@@ -701,11 +705,8 @@ async fn a_black_holed_database_answers_503_within_the_request_deadline_and_read
 
 /// Issue 14.4: with slow round trips, each wait of a request stayed under its own
 /// timeout while the request as a whole took many times the deadline.
-#[tokio::test]
-async fn a_slow_database_cannot_hold_a_request_past_its_deadline() {
-    let Some(database) = postgres_database().await else {
-        return;
-    };
+pub(crate) async fn a_slow_database_cannot_hold_a_request_past_its_deadline() {
+    let database = testkit::postgres::create().await;
     let (upstream, _) = upstream_of(&database.url);
     let proxy = CuttableProxy::start(upstream).await;
     let url = through(&proxy, &database.url);
@@ -735,12 +736,9 @@ async fn a_slow_database_cannot_hold_a_request_past_its_deadline() {
 /// Issue 14.4: PostgreSQL cancels a statement that runs past
 /// `DATABASE_STATEMENT_TIMEOUT_SECONDS` (here one waiting on a table another session
 /// holds locked), and the request gets 503 with `Retry-After` — long before its deadline.
-#[tokio::test]
-async fn postgres_cuts_a_statement_at_the_statement_timeout_with_503() {
+pub(crate) async fn postgres_cuts_a_statement_at_the_statement_timeout_with_503() {
     use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
-    let Some(database) = postgres_database().await else {
-        return;
-    };
+    let database = testkit::postgres::create().await;
     let app = spawn_app_on(
         Backend::Sqlite,
         &[
@@ -767,6 +765,7 @@ async fn postgres_cuts_a_statement_at_the_statement_timeout_with_503() {
     txn.rollback().await.expect("unlock");
     assert_eq!(app.log_in(&email, PASSWORD).await.status(), StatusCode::OK);
     let _ = other.close().await;
+}
 }
 
 /// Issue 14.4: on SQLite a write waits for the write lock `busy_timeout`
@@ -802,15 +801,13 @@ async fn sqlite_answers_503_when_the_write_lock_stays_taken_past_the_statement_t
     );
 }
 
+needs_postgres! {
 /// Issue 14.4: every pooled PostgreSQL connection carries the statement timeout and
 /// asks the server for TCP keepalives (gatehouse's own sockets cannot have them: sqlx
 /// 0.9 offers no socket options).
-#[tokio::test]
-async fn postgres_connections_carry_the_statement_timeout_and_server_side_keepalives() {
+pub(crate) async fn postgres_connections_carry_the_statement_timeout_and_server_side_keepalives() {
     use sea_orm::ConnectionTrait as _;
-    let Some(database) = postgres_database().await else {
-        return;
-    };
+    let database = testkit::postgres::create().await;
     let pool = adapters::persistence::PoolSettings {
         statement_timeout_secs: 7,
         ..adapters::persistence::PoolSettings::default()
@@ -832,4 +829,5 @@ async fn postgres_connections_carry_the_statement_timeout_and_server_side_keepal
         .map(|i| row.try_get_by_index::<String>(i).expect("text"))
         .collect();
     assert_eq!(settings, ["7s", "30", "10", "3"]);
+}
 }

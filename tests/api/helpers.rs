@@ -10,6 +10,7 @@ use poem::listener::{Acceptor, Listener, TcpListener};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use testkit::postgres::PostgresDatabase;
 
 /// The JWT secret every spawned app signs with (tests forge tokens with it).
 pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
@@ -39,97 +40,13 @@ pub enum Backend {
     Postgres,
 }
 
-/// Where the PostgreSQL tests find a server (a database named `postgres` on it is used to
-/// create and drop the per-test databases).
-pub fn postgres_base() -> String {
-    std::env::var("GATEHOUSE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-}
-
-/// A per-test PostgreSQL database, dropped (connections and all) when the test ends.
-pub struct PostgresDatabase {
-    pub url: String,
-    name: String,
-}
-
-impl Drop for PostgresDatabase {
-    fn drop(&mut self) {
-        let admin = format!("{}/postgres", postgres_base());
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime: do the async work on a thread of its own.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime
-                .block_on(async move {
-                    use sea_orm::ConnectionTrait as _;
-                    let db = sea_orm::Database::connect(&admin).await?;
-                    db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await?;
-                    db.close().await
-                })
-                .map_err(std::io::Error::other)
-        })
-        .join();
-    }
-}
-
-/// Creates a fresh PostgreSQL database, or `None` when no server answers and this is not
-/// CI (CI=true makes an unreachable PostgreSQL a failure, never a silent skip).
-pub async fn postgres_database() -> Option<PostgresDatabase> {
-    use sea_orm::ConnectionTrait as _;
-    let base = postgres_base();
-    // Known unreachable: do not wait for a connect timeout in every test.
-    static UNREACHABLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let mut options = sea_orm::ConnectOptions::new(format!("{base}/postgres"));
-    options
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .acquire_timeout(std::time::Duration::from_secs(3))
-        .sqlx_logging(false);
-    let connected = match UNREACHABLE.get() {
-        Some(err) => Err(err.clone()),
-        None => sea_orm::Database::connect(options)
-            .await
-            .map_err(|e| UNREACHABLE.get_or_init(|| e.to_string()).clone()),
-    };
-    let admin = match connected {
-        Ok(admin) => admin,
-        Err(err) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "PostgreSQL is not reachable at {base} ({err}); CI runs the PostgreSQL tests for real"
-            );
-            static SAID: std::sync::Once = std::sync::Once::new();
-            SAID.call_once(|| {
-                // Straight to stderr: the test harness captures `eprintln!`.
-                use std::io::Write as _;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "note: PostgreSQL not reachable at {base}: the postgres:: tests run on SQLite; \
-                     start PostgreSQL or set GATEHOUSE_TEST_POSTGRES=postgres://user@host:port to run them there"
-                );
-            });
-            return None;
-        }
-    };
-    let name = format!("gatehouse_test_{}", uuid::Uuid::now_v7().simple());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create the test database");
-    let _ = admin.close().await;
-    Some(PostgresDatabase {
-        url: format!("{base}/{name}"),
-        name,
-    })
-}
-
 /// Starts the app on `backend` with extra environment settings.
 pub async fn spawn_app_on(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let postgres = match backend {
-        Backend::Postgres => postgres_database().await,
+        Backend::Postgres => {
+            testkit::postgres::create_or_fall_back("the postgres:: tests run on SQLite").await
+        }
         Backend::Sqlite => None,
     };
     let database_url = match &postgres {
@@ -137,36 +54,6 @@ pub async fn spawn_app_on(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
         None => format!("sqlite://{}/gatehouse.db", dir.path().display()),
     };
     start_app(database_url, dir, postgres, vars, |_| {}).await
-}
-
-/// Two instances of the app on one fresh PostgreSQL database (the first holds it), or
-/// `None` when no PostgreSQL server answers (see [`postgres_database`]). `adjust`
-/// changes the settings after they are read, for what the configuration refuses but a
-/// test needs (an hour-long session cache, to show that only an invalidation explains a
-/// refusal).
-pub async fn spawn_two_instances_on_postgres(
-    vars: &[(&str, &str)],
-    adjust: fn(&mut Settings),
-) -> Option<(TestApp, TestApp)> {
-    let postgres = postgres_database().await?;
-    let url = postgres.url.clone();
-    let first = start_app(
-        url.clone(),
-        tempfile::tempdir().expect("temp dir"),
-        Some(postgres),
-        vars,
-        adjust,
-    )
-    .await;
-    let second = start_app(
-        url,
-        tempfile::tempdir().expect("temp dir"),
-        None,
-        vars,
-        adjust,
-    )
-    .await;
-    Some((first, second))
 }
 
 /// Builds the app over `database_url` with the test defaults and `vars`, and serves it

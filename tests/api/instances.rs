@@ -1,6 +1,9 @@
 //! Two gatehouse instances on one PostgreSQL database: a revocation through one reaches
 //! the other's liveness cache within the contract's one second (`LISTEN/NOTIFY`), even
 //! though that cache would otherwise answer for an hour.
+//!
+//! PostgreSQL only: run by the `needs_postgres` harness, which reports these tests
+//! ignored when no server answers (see `needs_postgres.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,10 +13,7 @@ use reqwest::StatusCode;
 use sea_orm::ConnectionTrait as _;
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    PASSWORD, TestApp, assert_error, postgres_base, postgres_database,
-    spawn_two_instances_on_postgres, start_app, token,
-};
+use crate::helpers::{PASSWORD, TestApp, assert_error, start_app, token};
 
 /// Entries live an hour: only an invalidation can make the other instance refuse. Set
 /// past the configuration, which refuses more than the contract's one second.
@@ -24,10 +24,14 @@ fn long_ttl(settings: &mut adapters::config::Settings) {
 /// The contract's bound for every other instance.
 const WITHIN: Duration = Duration::from_secs(1);
 
-/// Two instances, or `None` (and the test passes vacuously) without PostgreSQL outside
-/// CI, as the other PostgreSQL tests do.
-async fn instances() -> Option<(TestApp, TestApp)> {
-    spawn_two_instances_on_postgres(&[], long_ttl).await
+/// Two instances on one fresh PostgreSQL database (the first holds it).
+async fn instances() -> (TestApp, TestApp) {
+    let postgres = testkit::postgres::create().await;
+    let url = postgres.url.clone();
+    let dir = || tempfile::tempdir().expect("temp dir");
+    let first = start_app(url.clone(), dir(), Some(postgres), &[], long_ttl).await;
+    let second = start_app(url, dir(), None, &[], long_ttl).await;
+    (first, second)
 }
 
 async fn me_email(app: &TestApp, token: &str) -> Option<String> {
@@ -102,11 +106,9 @@ async fn sign_up(app: &TestApp) -> (String, String, String) {
     (email, user_id, token(&body))
 }
 
-#[tokio::test]
-async fn logout_through_one_instance_is_refused_at_once_there_and_within_a_second_by_another() {
-    let Some((a, b)) = instances().await else {
-        return;
-    };
+pub(crate) async fn logout_through_one_instance_is_refused_at_once_there_and_within_a_second_by_another()
+ {
+    let (a, b) = instances().await;
     let (_, user_id, token) = sign_up(&a).await;
     assert_eq!(a.me(&token).await.status(), StatusCode::OK);
     warm_cache_of(&b, &a, &token, &user_id).await;
@@ -118,12 +120,9 @@ async fn logout_through_one_instance_is_refused_at_once_there_and_within_a_secon
     refused_within_a_second(&b, &token, logged_out).await;
 }
 
-#[tokio::test]
-async fn a_password_change_through_one_instance_revokes_the_other_sessions_on_another_within_a_second()
+pub(crate) async fn a_password_change_through_one_instance_revokes_the_other_sessions_on_another_within_a_second()
  {
-    let Some((a, b)) = instances().await else {
-        return;
-    };
+    let (a, b) = instances().await;
     let (email, user_id, kept) = sign_up(&a).await;
     let resp = a.log_in(&email, PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::OK);
@@ -151,12 +150,9 @@ async fn a_password_change_through_one_instance_revokes_the_other_sessions_on_an
     );
 }
 
-#[tokio::test]
-async fn deactivation_through_one_instance_is_refused_at_once_there_and_within_a_second_by_another()
-{
-    let Some((a, b)) = instances().await else {
-        return;
-    };
+pub(crate) async fn deactivation_through_one_instance_is_refused_at_once_there_and_within_a_second_by_another()
+ {
+    let (a, b) = instances().await;
     let (_, user_id, token) = sign_up(&a).await;
     warm_cache_of(&b, &a, &token, &user_id).await;
 
@@ -252,11 +248,8 @@ async fn pump(
 /// would answer for an hour. A logout through `a` must still be refused by `b` within
 /// the contract's second: `b` notices that its probes no longer come back and reads the
 /// database.
-#[tokio::test]
-async fn a_listener_that_dies_silently_stops_the_cache_within_a_second() {
-    let Some(database) = postgres_database().await else {
-        return;
-    };
+pub(crate) async fn a_listener_that_dies_silently_stops_the_cache_within_a_second() {
+    let database = testkit::postgres::create().await;
     let url = database.url.clone();
     let a = start_app(
         url.clone(),
@@ -266,7 +259,8 @@ async fn a_listener_that_dies_silently_stops_the_cache_within_a_second() {
         long_ttl,
     )
     .await;
-    let base = reqwest::Url::parse(&postgres_base()).expect("GATEHOUSE_TEST_POSTGRES is a URL");
+    let base =
+        reqwest::Url::parse(&testkit::postgres::base()).expect("GATEHOUSE_TEST_POSTGRES is a URL");
     let upstream = format!(
         "{}:{}",
         base.host_str().expect("a host"),

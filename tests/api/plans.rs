@@ -3,9 +3,7 @@
 //! answer does not depend on how few rows a test database holds).
 
 use adapters::persistence::connect;
-use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait as _};
-
-use crate::helpers::postgres_database;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 const EVENTS: &str = "SELECT * FROM auth_events WHERE user_id = '01a212a4-b0ef-7410-8dac-f642d406cf4c' \
      ORDER BY created_at DESC, id DESC LIMIT 51";
@@ -43,11 +41,11 @@ async fn the_security_log_and_session_queries_use_their_indexes_on_sqlite() {
     assert!(sessions.contains("ix_sessions_user_created"), "{sessions}");
 }
 
-#[tokio::test]
-async fn the_security_log_and_session_queries_use_their_indexes_on_postgresql() {
-    let Some(database) = postgres_database().await else {
-        return; // said once by the harness; with CI=true an unreachable server fails
-    };
+needs_postgres! {
+/// Run by the `needs_postgres` harness (see `needs_postgres.rs`).
+pub(crate) async fn the_security_log_and_session_queries_use_their_indexes_on_postgresql() {
+    use sea_orm::TransactionTrait as _;
+    let database = testkit::postgres::create().await;
     let db = connect(&database.url).await.expect("opens");
     db.migrate_up().await.expect("migrates");
     // One transaction, so the setting and the EXPLAINs share a connection.
@@ -62,4 +60,5 @@ async fn the_security_log_and_session_queries_use_their_indexes_on_postgresql() 
     );
     let sessions = plan(&txn, DbBackend::Postgres, SESSIONS).await;
     assert!(sessions.contains("ix_sessions_user_created"), "{sessions}");
+}
 }

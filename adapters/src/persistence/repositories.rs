@@ -1,5 +1,8 @@
 //! The storage ports over sea-orm.
 
+use std::borrow::Cow;
+use std::convert::Infallible;
+
 use anyhow::Context as _;
 use application::ports::{
     AuthEventLog, CreateUserError, EventCursor, NewLogin, SessionRepository, StartLoginError,
@@ -220,27 +223,86 @@ async fn merge_event<C: ConnectionTrait>(conn: &C, event: &AuthEvent) -> Result<
     Ok(update.exec(conn).await?.rows_affected > 0)
 }
 
+/// How the writes handed to [`write_with_event`] end its transaction.
+enum Written<'e, T, R> {
+    /// Record `event` — when there is one: without it nothing changed — and tell the
+    /// other instances, commit, trace the event; the answer is `value`.
+    Commit {
+        value: T,
+        event: Option<Cow<'e, AuthEvent>>,
+    },
+    /// A guard refused the change: roll back (a failed rollback is an error); the answer
+    /// is `R`.
+    Refused(R),
+    /// A statement failed and `R`, made from its error, is the answer: roll back at best.
+    /// After a failed statement SQLite may have rolled back already, and a failing
+    /// ROLLBACK says nothing new (the pool closes a connection left in doubt).
+    Failed(R),
+}
+
+/// Every write that records an auth event has this shape: begin; `write` — the guarded
+/// changes, on the transaction it is handed and hands back — then, as it decided, record
+/// the event, tell the other instances that `announce`'s sessions or record changed (see
+/// [`announce_change`]), commit, and trace the event after the commit; or roll back.
+/// Every database error goes through [`Database::error`] (503 for a store that cannot be
+/// reached or written); a `write` that fails drops the transaction, which rolls it back.
+async fn write_with_event<'e, T, R, F, Fut>(
+    db: &Database,
+    announce: Option<UserId>,
+    write: F,
+) -> anyhow::Result<Result<T, R>>
+where
+    F: FnOnce(DatabaseTransaction) -> Fut,
+    Fut: Future<Output = Result<(DatabaseTransaction, Written<'e, T, R>), DbErr>>,
+{
+    let txn = db.connection().begin().await.map_err(|e| db.error(e))?;
+    let (txn, written) = write(txn).await.map_err(|e| db.error(e))?;
+    match written {
+        Written::Commit { value, event } => {
+            if let Some(event) = &event {
+                insert_event(&txn, event).await.map_err(|e| db.error(e))?;
+                if let Some(user_id) = announce {
+                    announce_change(&txn, user_id)
+                        .await
+                        .map_err(|e| db.error(e))?;
+                }
+            }
+            txn.commit().await.map_err(|e| db.error(e))?;
+            if let Some(event) = &event {
+                trace_event(event);
+            }
+            Ok(Ok(value))
+        }
+        Written::Refused(answer) => {
+            txn.rollback().await.map_err(|e| db.error(e))?;
+            Ok(Err(answer))
+        }
+        Written::Failed(answer) => {
+            if let Err(rollback) = txn.rollback().await {
+                tracing::warn!(error = %rollback, "rollback after a failed statement failed");
+            }
+            Ok(Err(answer))
+        }
+    }
+}
+
+/// [`write_with_event`] for the writes no guard refuses.
+async fn commit_with_event<'e, T, F, Fut>(
+    db: &Database,
+    announce: Option<UserId>,
+    write: F,
+) -> anyhow::Result<T>
+where
+    F: FnOnce(DatabaseTransaction) -> Fut,
+    Fut: Future<Output = Result<(DatabaseTransaction, Written<'e, T, Infallible>), DbErr>>,
+{
+    let Ok(value) = write_with_event(db, announce, write).await?;
+    Ok(value)
+}
+
 /// Every stored auth event is also a `tracing` event under the target `security`, after
 /// its transaction committed (a rolled-back event is not reported). Only ids, types and
 /// reasons are logged: never an email, password or token.
-/// The tail of a change that ends a user's sessions (a password change keeps `keep`, a
-/// deactivation keeps none): revoke them, record `event`, tell the other instances, commit
-/// `txn`, then trace the event.
-async fn revoke_and_commit(
-    txn: DatabaseTransaction,
-    user_id: UserId,
-    keep: Option<SessionId>,
-    at: DateTime<Utc>,
-    event: &AuthEvent,
-) -> Result<(), DbErr> {
-    revoke_live_sessions(&txn, user_id, keep, at).await?;
-    insert_event(&txn, event).await?;
-    announce_change(&txn, user_id).await?;
-    txn.commit().await?;
-    trace_event(event);
-    Ok(())
-}
-
 fn trace_event(event: &AuthEvent) {
     let user_id = event.user_id.map(|u| u.to_string());
     let reason = event.failure_reason.map(|r| r.as_str());
@@ -298,39 +360,31 @@ impl UserRepository for SeaOrmUserRepository {
         session: &Session,
         event: &AuthEvent,
     ) -> Result<(), CreateUserError> {
-        let txn = self
-            .db
-            .connection()
-            .begin()
-            .await
-            .map_err(|e| self.db.error(e))?;
-        let inserted = users::Entity::insert(user_row(user))
-            .exec_without_returning(&txn)
-            .await;
-        if let Err(err) = inserted {
-            let taken = matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)));
-            // The insert's own error is the answer: after a failed statement SQLite may
-            // have rolled back already, and a failing ROLLBACK says nothing new (the
-            // pool closes a connection left in doubt).
-            if let Err(rollback) = txn.rollback().await {
-                tracing::warn!(error = %rollback, "rollback after a failed insert failed");
-            }
-            return Err(if taken {
-                CreateUserError::EmailTaken
-            } else {
-                CreateUserError::Unexpected(self.db.error(err))
-            });
+        let db = &self.db;
+        if db.connection().get_database_backend() == DbBackend::Postgres {
+            return one_statement::create_with_session(db, user, session, event).await;
         }
-        sessions::Entity::insert(session_row(session))
-            .exec_without_returning(&txn)
-            .await
-            .map_err(|e| self.db.error(e))?;
-        insert_event(&txn, event)
-            .await
-            .map_err(|e| self.db.error(e))?;
-        txn.commit().await.map_err(|e| self.db.error(e))?;
-        trace_event(event);
-        Ok(())
+        write_with_event(db, None, |txn| async move {
+            let inserted = users::Entity::insert(user_row(user))
+                .exec_without_returning(&txn)
+                .await;
+            if let Err(err) = inserted {
+                let taken = matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)));
+                // The insert's own error is the answer.
+                let answer = if taken {
+                    CreateUserError::EmailTaken
+                } else {
+                    CreateUserError::Unexpected(db.error(err))
+                };
+                return Ok((txn, Written::Failed(answer)));
+            }
+            sessions::Entity::insert(session_row(session))
+                .exec_without_returning(&txn)
+                .await?;
+            let event = Some(Cow::Borrowed(event));
+            Ok((txn, Written::Commit { value: (), event }))
+        })
+        .await?
     }
 
     async fn change_password(
@@ -342,31 +396,26 @@ impl UserRepository for SeaOrmUserRepository {
         at: DateTime<Utc>,
         event: &AuthEvent,
     ) -> anyhow::Result<bool> {
-        let txn = self
-            .db
-            .connection()
-            .begin()
-            .await
-            .map_err(|e| self.db.error(e))?;
-        // Compare-and-swap on the hash the caller just verified: a concurrent change that
-        // committed first makes this one update nothing.
-        let swapped = users::Entity::update_many()
-            .col_expr(users::Column::PasswordHash, Expr::value(new_hash.as_str()))
-            .filter(users::Column::Id.eq(user_id.as_uuid()))
-            .filter(users::Column::PasswordHash.eq(expected.as_str()))
-            .exec(&txn)
-            .await
-            .map_err(|e| self.db.error(e))?
-            .rows_affected
-            == 1;
-        if !swapped {
-            txn.rollback().await.map_err(|e| self.db.error(e))?;
-            return Ok(false);
-        }
-        revoke_and_commit(txn, user_id, Some(keep), at, event)
-            .await
-            .map_err(|e| self.db.error(e))?;
-        Ok(true)
+        let changed = write_with_event(&self.db, Some(user_id), |txn| async move {
+            // Compare-and-swap on the hash the caller just verified: a concurrent change
+            // that committed first makes this one update nothing.
+            let swapped = users::Entity::update_many()
+                .col_expr(users::Column::PasswordHash, Expr::value(new_hash.as_str()))
+                .filter(users::Column::Id.eq(user_id.as_uuid()))
+                .filter(users::Column::PasswordHash.eq(expected.as_str()))
+                .exec(&txn)
+                .await?
+                .rows_affected
+                == 1;
+            if !swapped {
+                return Ok((txn, Written::Refused(())));
+            }
+            revoke_live_sessions(&txn, user_id, Some(keep), at).await?;
+            let event = Some(Cow::Borrowed(event));
+            Ok((txn, Written::Commit { value: (), event }))
+        })
+        .await?;
+        Ok(changed.is_ok())
     }
 
     async fn deactivate(
@@ -375,80 +424,63 @@ impl UserRepository for SeaOrmUserRepository {
         at: DateTime<Utc>,
         event: &AuthEvent,
     ) -> anyhow::Result<()> {
-        let txn = self
-            .db
-            .connection()
-            .begin()
-            .await
-            .map_err(|e| self.db.error(e))?;
-        users::Entity::update_many()
-            .col_expr(users::Column::IsActive, Expr::value(false))
-            .filter(users::Column::Id.eq(user_id.as_uuid()))
-            .exec(&txn)
-            .await
-            .map_err(|e| self.db.error(e))?;
-        revoke_and_commit(txn, user_id, None, at, event)
-            .await
-            .map_err(|e| self.db.error(e))
+        commit_with_event(&self.db, Some(user_id), |txn| async move {
+            users::Entity::update_many()
+                .col_expr(users::Column::IsActive, Expr::value(false))
+                .filter(users::Column::Id.eq(user_id.as_uuid()))
+                .exec(&txn)
+                .await?;
+            revoke_live_sessions(&txn, user_id, None, at).await?;
+            let event = Some(Cow::Borrowed(event));
+            Ok((txn, Written::Commit { value: (), event }))
+        })
+        .await
     }
 }
 
 #[async_trait]
 impl SessionRepository for SeaOrmSessionRepository {
     async fn start(&self, login: &NewLogin) -> Result<(), StartLoginError> {
+        if self.db.connection().get_database_backend() == DbBackend::Postgres {
+            return one_statement::start(&self.db, login).await;
+        }
         let user_id = login.session.user_id;
-        let txn = self
-            .db
-            .connection()
-            .begin()
-            .await
-            .map_err(|e| self.db.error(e))?;
-        // Compare-and-swap on the hash the login verified and on the account being active,
-        // first, so that it takes the row lock before anything else is written: a password
-        // change or a deactivation that committed since the verification (PostgreSQL
-        // re-checks the condition once a concurrent writer of the row commits; SQLite
-        // runs one writer at a time) makes it update nothing, and the login writes nothing.
-        let mut update = users::Entity::update_many()
-            .col_expr(users::Column::LastLogin, Expr::value(login.last_login))
-            .filter(users::Column::Id.eq(user_id.as_uuid()))
-            .filter(users::Column::PasswordHash.eq(login.verified.as_str()))
-            .filter(users::Column::IsActive.eq(true));
-        if let Some(hash) = &login.rehashed {
-            update = update.col_expr(users::Column::PasswordHash, Expr::value(hash.as_str()));
-        }
-        let swapped = update
-            .exec(&txn)
-            .await
-            .map_err(|e| self.db.error(e))?
-            .rows_affected
-            == 1;
-        if !swapped {
-            // Why, read in the same transaction: the row as the guarded write saw it.
-            let inactive = users::Entity::find_by_id(user_id.as_uuid())
-                .one(&txn)
-                .await
-                .map_err(|e| self.db.error(e))?
-                .is_some_and(|row| !row.is_active);
-            txn.rollback().await.map_err(|e| self.db.error(e))?;
-            return Err(if inactive {
-                StartLoginError::AccountInactive
-            } else {
-                StartLoginError::CredentialChanged
-            });
-        }
-        sessions::Entity::insert(session_row(&login.session))
-            .exec_without_returning(&txn)
-            .await
-            .map_err(|e| self.db.error(e))?;
-        insert_event(&txn, &login.event)
-            .await
-            .map_err(|e| self.db.error(e))?;
-        announce_change(&txn, user_id)
-            .await
-            .map_err(|e| self.db.error(e))?;
-        txn.commit().await.map_err(|e| self.db.error(e))?;
-        trace_event(&login.event);
-        Ok(())
+        write_with_event(&self.db, Some(user_id), |txn| async move {
+            // Compare-and-swap on the hash the login verified and on the account being
+            // active, first, so that it takes the row lock before anything else is
+            // written: a password change or a deactivation that committed since the
+            // verification (PostgreSQL re-checks the condition once a concurrent writer of
+            // the row commits; SQLite runs one writer at a time) makes it update nothing,
+            // and the login writes nothing.
+            let mut update = users::Entity::update_many()
+                .col_expr(users::Column::LastLogin, Expr::value(login.last_login))
+                .filter(users::Column::Id.eq(user_id.as_uuid()))
+                .filter(users::Column::PasswordHash.eq(login.verified.as_str()))
+                .filter(users::Column::IsActive.eq(true));
+            if let Some(hash) = &login.rehashed {
+                update = update.col_expr(users::Column::PasswordHash, Expr::value(hash.as_str()));
+            }
+            let swapped = update.exec(&txn).await?.rows_affected == 1;
+            if !swapped {
+                // Why, read in the same transaction: the row as the guarded write saw it.
+                let inactive = users::Entity::find_by_id(user_id.as_uuid())
+                    .one(&txn)
+                    .await?
+                    .is_some_and(|row| !row.is_active);
+                let refusal = if inactive {
+                    StartLoginError::AccountInactive
+                } else {
+                    StartLoginError::CredentialChanged
+                };
+                return Ok((txn, Written::Refused(refusal)));
+            }
+            sessions::Entity::insert(session_row(&login.session))
+                .exec_without_returning(&txn)
+                .await?;
+            let event = Some(Cow::Borrowed(&login.event));
+            Ok((txn, Written::Commit { value: (), event }))
+        })
+        .await?
     }
 
     async fn find_by_id(&self, id: SessionId) -> anyhow::Result<Option<Session>> {
@@ -466,37 +498,29 @@ impl SessionRepository for SeaOrmSessionRepository {
         at: DateTime<Utc>,
         event: &AuthEvent,
     ) -> anyhow::Result<bool> {
-        let txn = self
-            .db
-            .connection()
-            .begin()
-            .await
-            .map_err(|e| self.db.error(e))?;
-        // The `revoked_at IS NULL` guard makes concurrent revocations race safely: exactly
-        // one of them updates the row and records the event.
-        let result = sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Expr::value(at))
-            .filter(sessions::Column::Id.eq(id.as_uuid()))
-            .filter(sessions::Column::UserId.eq(user_id.as_uuid()))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .filter(sessions::Column::ExpiresAt.gt(at))
-            .exec(&txn)
-            .await
-            .map_err(|e| self.db.error(e))?;
-        let revoked = result.rows_affected > 0;
-        if revoked {
-            insert_event(&txn, event)
-                .await
-                .map_err(|e| self.db.error(e))?;
-            announce_change(&txn, user_id)
-                .await
-                .map_err(|e| self.db.error(e))?;
-        }
-        txn.commit().await.map_err(|e| self.db.error(e))?;
-        if revoked {
-            trace_event(event);
-        }
-        Ok(revoked)
+        commit_with_event(&self.db, Some(user_id), |txn| async move {
+            // The `revoked_at IS NULL` guard makes concurrent revocations race safely:
+            // exactly one of them updates the row and records the event.
+            let revoked = sessions::Entity::update_many()
+                .col_expr(sessions::Column::RevokedAt, Expr::value(at))
+                .filter(sessions::Column::Id.eq(id.as_uuid()))
+                .filter(sessions::Column::UserId.eq(user_id.as_uuid()))
+                .filter(sessions::Column::RevokedAt.is_null())
+                .filter(sessions::Column::ExpiresAt.gt(at))
+                .exec(&txn)
+                .await?
+                .rows_affected
+                > 0;
+            let event = revoked.then_some(Cow::Borrowed(event));
+            Ok((
+                txn,
+                Written::Commit {
+                    value: revoked,
+                    event,
+                },
+            ))
+        })
+        .await
     }
 
     async fn list_live(&self, user_id: UserId, now: DateTime<Utc>) -> anyhow::Result<Vec<Session>> {
@@ -533,30 +557,19 @@ impl SessionRepository for SeaOrmSessionRepository {
         at: DateTime<Utc>,
         event: &AuthEvent,
     ) -> anyhow::Result<u32> {
-        let txn = self
-            .db
-            .connection()
-            .begin()
-            .await
-            .map_err(|e| self.db.error(e))?;
-        let revoked = revoke_live_sessions(&txn, user_id, None, at)
-            .await
-            .map_err(|e| self.db.error(e))?;
-        let count = u32::try_from(revoked).unwrap_or(u32::MAX);
-        let event = event.clone().with_count(count);
-        if count > 0 {
-            insert_event(&txn, &event)
-                .await
-                .map_err(|e| self.db.error(e))?;
-            announce_change(&txn, user_id)
-                .await
-                .map_err(|e| self.db.error(e))?;
-        }
-        txn.commit().await.map_err(|e| self.db.error(e))?;
-        if count > 0 {
-            trace_event(&event);
-        }
-        Ok(count)
+        commit_with_event(&self.db, Some(user_id), |txn| async move {
+            let revoked = revoke_live_sessions(&txn, user_id, None, at).await?;
+            let count = u32::try_from(revoked).unwrap_or(u32::MAX);
+            let event = (count > 0).then(|| Cow::Owned(event.clone().with_count(count)));
+            Ok((
+                txn,
+                Written::Commit {
+                    value: count,
+                    event,
+                },
+            ))
+        })
+        .await
     }
 }
 
@@ -620,6 +633,8 @@ impl AuthEventLog for SeaOrmAuthEventLog {
             .collect()
     }
 }
+
+mod one_statement;
 
 #[cfg(test)]
 mod on_postgres;
