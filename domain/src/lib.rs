@@ -11,6 +11,7 @@ pub mod email;
 pub mod ids;
 pub mod password;
 pub mod session;
+pub mod signing_key;
 pub mod throttle;
 pub mod token;
 pub mod user;
@@ -23,6 +24,7 @@ pub use password::{
     PlaintextPassword, is_common_password,
 };
 pub use session::Session;
+pub use signing_key::{KeyAlgorithm, KeyRing, KeySchedule, KeyState, RetirementPolicy, key_ring};
 pub use throttle::{
     LoginThrottlePolicy, ThrottleLimit, ThrottleVerdict, ThrottleWindow, ip_bucket,
 };
