@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod crypto;
 pub mod http;
+pub mod keys;
 pub mod limits;
 pub mod liveness;
 pub mod persistence;

@@ -10,7 +10,9 @@ pub mod auth_event;
 pub mod email;
 pub mod ids;
 pub mod password;
+pub mod refresh;
 pub mod session;
+pub mod signing_key;
 pub mod throttle;
 pub mod token;
 pub mod user;
@@ -22,7 +24,9 @@ pub use password::{
     PasswordHash, PasswordPolicy, PasswordPolicyViolation, PasswordRule, PasswordViolation,
     PlaintextPassword, is_common_password,
 };
+pub use refresh::{RefreshPolicy, RefreshPolicyError, SecondPresentation, access_expiry};
 pub use session::Session;
+pub use signing_key::{KeyAlgorithm, KeyRing, KeySchedule, KeyState, RetirementPolicy, key_ring};
 pub use throttle::{
     LoginThrottlePolicy, ThrottleLimit, ThrottleVerdict, ThrottleWindow, ip_bucket,
 };
