@@ -7,15 +7,20 @@
 # CPU per answer (user + system of the server process, from /proc, divided by its 2xx
 # answers) does not depend on how much CPU the load generator or anything else took, so
 # it compares where requests per second cannot. PERF=1 also records a perf profile of
-# gatehouse under /me into $CARGO_TARGET_DIR/bench-profile/perf.data.
+# gatehouse under /me into $CARGO_TARGET_DIR/bench-profile/perf.data. BIN_DIR=DIR skips the
+# build and takes gatehouse and http-ceiling from DIR (to compare two builds, interleaved).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-2}; SECS=${2:-6}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatehouse-target}"
 OHA="${BENCH_TOOLS:-$HOME/.cache/gatehouse-bench-tools}/bin/oha"
 [ -x "$OHA" ] || { echo "run bench/run.sh --quick once first (it installs oha)" >&2; exit 1; }
-cargo build --release --locked -p adapters -p gatehouse-bench --bins --quiet
-BIN="$CARGO_TARGET_DIR/release"
+if [ -n "${BIN_DIR:-}" ]; then
+  BIN=$BIN_DIR
+else
+  cargo build --release --locked -p adapters -p gatehouse-bench --bins --quiet
+  BIN="$CARGO_TARGET_DIR/release"
+fi
 WORK=$(mktemp -d)
 PORT=$((20000 + RANDOM % 20000)); CEILING_PORT=$((PORT + 1))
 export HOST=127.0.0.1 PORT DATABASE_URL="sqlite://$WORK/cpu.db"
