@@ -102,6 +102,18 @@ pub async fn change_password(
     )
     .await?
     .map_err(|retry_after_secs| ChangePasswordError::Throttled { retry_after_secs })?;
+    // Every refusal after the password is judged is recorded the same way.
+    let refuse = |reason| {
+        record_failure(
+            ports.events,
+            ports.clock,
+            ports.ids,
+            principal,
+            caller,
+            AuthEventType::PasswordChanged,
+            reason,
+        )
+    };
     let user = &principal.user;
     // A failure of ours here gives the counted attempt back (`attempt` is dropped).
     let current_password = request.current_password;
@@ -111,32 +123,14 @@ pub async fn change_password(
         .await?;
     if check == PasswordCheck::Mismatch {
         attempt.failed();
-        record_failure(
-            ports.events,
-            ports.clock,
-            ports.ids,
-            principal,
-            caller,
-            AuthEventType::PasswordChanged,
-            FailureReason::InvalidCredentials,
-        )
-        .await?;
+        refuse(FailureReason::InvalidCredentials).await?;
         return Err(ChangePasswordError::InvalidCredentials);
     }
     attempt.succeeded().await?;
 
     let new_password = request.new_password;
     if let Err(violation) = config.password_policy.check(&new_password, &user.email) {
-        record_failure(
-            ports.events,
-            ports.clock,
-            ports.ids,
-            principal,
-            caller,
-            AuthEventType::PasswordChanged,
-            FailureReason::ValidationPassword,
-        )
-        .await?;
+        refuse(FailureReason::ValidationPassword).await?;
         return Err(ChangePasswordError::WeakPassword(violation));
     }
     let new_hash = ports.hasher.hash(new_password).await?;
@@ -186,16 +180,7 @@ pub async fn change_password(
         }
         expected = stored.password_hash;
     }
-    record_failure(
-        ports.events,
-        ports.clock,
-        ports.ids,
-        principal,
-        caller,
-        AuthEventType::PasswordChanged,
-        FailureReason::InvalidCredentials,
-    )
-    .await?;
+    refuse(FailureReason::InvalidCredentials).await?;
     Err(ChangePasswordError::InvalidCredentials)
 }
 
