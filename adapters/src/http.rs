@@ -12,6 +12,7 @@ mod client_ip;
 mod envelope;
 mod failures;
 mod middleware;
+mod open_set;
 mod ops_api;
 mod request_id;
 mod route_index;

@@ -26,6 +26,7 @@ mod faults;
 mod hardening;
 mod helpers;
 mod plans;
+mod sdk_open_sets;
 
 mod postgres;
 mod sqlite;

@@ -18,12 +18,12 @@ use application::{
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
-use domain::{AuthEvent, AuthEventType, EventId, FailureReason, SessionId, UserId};
+use domain::{AuthEvent, EventId, SessionId, UserId};
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::auth_api::{ApiTags, Authenticated, UserDto};
@@ -33,6 +33,7 @@ use super::failures::{
     Envelope, Unexpected, envelope_of, error, forbidden, password_violations, rate_limited,
     shared_variants, wrong_password,
 };
+use super::open_set::{EventTypeName, FailureReasonName, Open};
 use super::types::{Cursor, SecretInput, Timestamp};
 
 /// An open session.
@@ -62,72 +63,20 @@ pub struct SessionList {
     pub data: Vec<SessionDto>,
 }
 
-/// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename = "AuthEventType", rename_all = "snake_case")]
-pub enum EventTypeDto {
-    /// A signup (or an attempt with a taken email).
-    Signup,
-    /// A successful login.
-    Login,
-    /// A failed login.
-    LoginFailed,
-    /// A login or password check refused by the per-account throttle.
-    LoginThrottled,
-    /// A request refused by the per-IP rate limit.
-    RateLimited,
-    /// A logout.
-    Logout,
-    /// One or more sessions revoked.
-    SessionRevoked,
-    /// A password change (or a failed attempt).
-    PasswordChanged,
-    /// An account deactivation (or a failed attempt).
-    AccountDeactivated,
-    /// A refused token.
-    TokenRejected,
-}
-
-/// Why an event failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename = "AuthEventFailureReason", rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum FailureReasonDto {
-    /// The email is registered already.
-    EmailExists,
-    /// Wrong password.
-    InvalidCredentials,
-    /// No account with this email.
-    UnknownEmail,
-    /// The account is deactivated.
-    AccountInactive,
-    /// A rate limit or throttle refused it.
-    RateLimitExceeded,
-    /// The new password broke the policy.
-    ValidationPassword,
-    /// No token.
-    AuthMissing,
-    /// A bad token.
-    AuthInvalid,
-    /// An expired token.
-    AuthExpired,
-    /// A token with missing or ill-typed claims.
-    AuthInvalidClaims,
-    /// A token of a revoked session or inactive user.
-    AuthRevoked,
-}
-
 /// An entry of the security log.
 #[derive(Debug, Object)]
 #[oai(rename = "AuthEvent")]
 pub struct AuthEventDto {
     /// The event's id.
     pub event_id: Uuid,
-    /// What happened.
-    pub event_type: EventTypeDto,
+    /// What happened: one of `AuthEventType`. The set grows in later releases: accept
+    /// (and keep) a value not listed there.
+    pub event_type: Open<EventTypeName>,
     /// Whether it succeeded.
     pub success: bool,
-    /// Why it failed; `null` on success.
-    pub failure_reason: Option<FailureReasonDto>,
+    /// Why it failed, one of `FailureReason`; `null` on success. The set grows in later
+    /// releases: accept (and keep) a value not listed there.
+    pub failure_reason: Option<Open<FailureReasonName>>,
     /// The client IP.
     #[oai(validator(pattern = r"^[0-9A-Fa-f.:]+$", max_length = 45))]
     pub ip_address: Option<String>,
@@ -169,43 +118,12 @@ pub struct DeactivateBody {
     pub password: SecretInput,
 }
 
-fn event_type(t: AuthEventType) -> EventTypeDto {
-    match t {
-        AuthEventType::Signup => EventTypeDto::Signup,
-        AuthEventType::Login => EventTypeDto::Login,
-        AuthEventType::LoginFailed => EventTypeDto::LoginFailed,
-        AuthEventType::LoginThrottled => EventTypeDto::LoginThrottled,
-        AuthEventType::RateLimited => EventTypeDto::RateLimited,
-        AuthEventType::Logout => EventTypeDto::Logout,
-        AuthEventType::SessionRevoked => EventTypeDto::SessionRevoked,
-        AuthEventType::PasswordChanged => EventTypeDto::PasswordChanged,
-        AuthEventType::AccountDeactivated => EventTypeDto::AccountDeactivated,
-        AuthEventType::TokenRejected => EventTypeDto::TokenRejected,
-    }
-}
-
-fn failure_reason(r: FailureReason) -> FailureReasonDto {
-    match r {
-        FailureReason::EmailExists => FailureReasonDto::EmailExists,
-        FailureReason::InvalidCredentials => FailureReasonDto::InvalidCredentials,
-        FailureReason::UnknownEmail => FailureReasonDto::UnknownEmail,
-        FailureReason::AccountInactive => FailureReasonDto::AccountInactive,
-        FailureReason::RateLimitExceeded => FailureReasonDto::RateLimitExceeded,
-        FailureReason::ValidationPassword => FailureReasonDto::ValidationPassword,
-        FailureReason::AuthMissing => FailureReasonDto::AuthMissing,
-        FailureReason::AuthInvalid => FailureReasonDto::AuthInvalid,
-        FailureReason::AuthExpired => FailureReasonDto::AuthExpired,
-        FailureReason::AuthInvalidClaims => FailureReasonDto::AuthInvalidClaims,
-        FailureReason::AuthRevoked => FailureReasonDto::AuthRevoked,
-    }
-}
-
 fn event_dto(e: AuthEvent) -> AuthEventDto {
     AuthEventDto {
         event_id: e.id.as_uuid(),
-        event_type: event_type(e.event_type),
+        event_type: Open(EventTypeName(e.event_type)),
         success: e.success,
-        failure_reason: e.failure_reason.map(failure_reason),
+        failure_reason: e.failure_reason.map(|r| Open(FailureReasonName(r))),
         ip_address: e.ip_address,
         user_agent: e.user_agent,
         created_at: Timestamp(e.created_at),

@@ -11,10 +11,13 @@ use poem::http::{HeaderValue, StatusCode, header};
 use poem::{IntoResponse, Response};
 use poem_openapi::{Enum, Object, Union};
 
+use super::open_set::{Open, RuleName};
 use super::request_id;
-use super::types::{RequestId, RuleCode, Timestamp};
+use super::types::{RequestId, Timestamp};
 
-/// Machine-readable error codes.
+/// The error codes this release answers. The set grows in later releases:
+/// `ErrorBody.code` may carry a value not listed here, which clients must accept and keep
+/// (and treat by its HTTP status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
@@ -81,9 +84,9 @@ pub struct FieldErrors {
 /// One broken password rule.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 pub struct PasswordRuleViolation {
-    /// `min_length`, `max_length`, `uppercase`, `lowercase`, `digit`, `common` or
-    /// `matches_email`.
-    pub rule: RuleCode,
+    /// The broken rule, one of `PasswordRule`. The set may grow in later releases:
+    /// accept (and keep) a value not listed there; `message` explains it.
+    pub rule: Open<RuleName>,
     /// A human-readable explanation.
     #[oai(validator(max_length = 1000))]
     pub message: String,
@@ -111,8 +114,9 @@ pub enum ErrorDetails {
 /// What went wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 pub struct ErrorBody {
-    /// Machine-readable code.
-    pub code: ErrorCode,
+    /// Machine-readable code, one of `ErrorCode`. The set grows in later releases: accept
+    /// (and keep) a value not listed there, and act on the HTTP status.
+    pub code: Open<ErrorCode>,
     /// Human-readable message.
     #[oai(validator(max_length = 1000))]
     pub message: String,
@@ -245,7 +249,7 @@ impl ApiError {
 pub fn envelope(code: ErrorCode, message: String, details: Option<ErrorDetails>) -> ErrorEnvelope {
     ErrorEnvelope {
         error: ErrorBody {
-            code,
+            code: Open(code),
             message,
             details,
         },

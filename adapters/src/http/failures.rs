@@ -11,8 +11,8 @@ use super::envelope::{
     ApiError, BEARER_CHALLENGE, ErrorCode, ErrorDetails, ErrorEnvelope, INVALID_TOKEN_CHALLENGE,
     PasswordRuleViolation, PasswordViolations, envelope,
 };
+use super::open_set::{Open, RuleName};
 use super::request_id;
-use super::types::RuleCode;
 
 /// An envelope.
 pub type Envelope = Json<ErrorEnvelope>;
@@ -163,7 +163,7 @@ pub fn password_violations(violation: &PasswordPolicyViolation) -> Envelope {
         .violations()
         .iter()
         .map(|v| PasswordRuleViolation {
-            rule: RuleCode(v.rule.code().to_owned()),
+            rule: Open(RuleName(v.rule)),
             message: v.message.clone(),
         })
         .collect();

@@ -129,6 +129,7 @@ fn post_process(doc: &mut Value) {
             unwrap_described_refs(schema);
         }
         fold_nullable_refs(schemas);
+        open_growing_sets(schemas);
     }
     bound_uuids(doc);
     integers_as_int64(doc);
@@ -340,6 +341,60 @@ fn unwrap_described_refs(schema: &mut Value) {
                 .is_some_and(|o| o.keys().all(|k| k == "description"))
         {
             all_of.truncate(1);
+        }
+    }
+}
+
+/// A field of a growing set (`open_set::Open`: event types, failure reasons, error codes,
+/// password rules) is `oneOf` its known values (a `$ref` to an enum component) and a
+/// string of the same shape. Poem-openapi cannot say the rest, written here:
+/// - the string branch excludes the known values (`not: {$ref}`), so the branches never
+///   overlap and exactly one matches any value, as `oneOf` requires (without it a known
+///   value matches both, and a strict validator refuses every answer);
+/// - a nullable field (`failure_reason`) admits `null` in the string branch, not beside
+///   `oneOf`: OpenAPI 3.0 gives `nullable` meaning only beside a `type`, and `null` must
+///   match exactly one branch (it does not match the enum).
+fn open_growing_sets(schemas: &mut Map<String, Value>) {
+    let enums: Vec<String> = schemas
+        .iter()
+        .filter(|(_, s)| s.get("enum").is_some())
+        .map(|(name, _)| format!("#/components/schemas/{name}"))
+        .collect();
+    for schema in schemas.values_mut() {
+        let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for prop in props.values_mut() {
+            let Some(prop) = prop.as_object_mut() else {
+                continue;
+            };
+            let nullable = prop.get("nullable") == Some(&Value::Bool(true));
+            let Some([known, future]) = prop
+                .get_mut("oneOf")
+                .and_then(Value::as_array_mut)
+                .map(Vec::as_mut_slice)
+            else {
+                continue;
+            };
+            let Some(reference) = known
+                .get("$ref")
+                .and_then(Value::as_str)
+                .filter(|r| enums.iter().any(|e| e == r))
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            let Some(future) = future
+                .as_object_mut()
+                .filter(|f| f.get("type") == Some(&json!("string")) && !f.contains_key("enum"))
+            else {
+                continue;
+            };
+            future.insert("not".into(), json!({ "$ref": reference }));
+            if nullable {
+                future.insert("nullable".into(), Value::Bool(true));
+                prop.remove("nullable");
+            }
         }
     }
 }
