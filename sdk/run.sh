@@ -4,9 +4,11 @@
 # Builds the binary, starts it on a fresh SQLite file on a free loopback port (rate limits
 # and login throttles off), then:
 #   - Python:     openapi-python-client generates a client from contracts/auth.yaml, pytest
-#                 drives sdk/python/test_flow.py with it;
+#                 drives sdk/python/test_flow.py with it
+#                 (and test_open_sets.py: values a later release adds, from a stand-in);
 #   - TypeScript: @hey-api/openapi-ts generates a client, tsc type-checks it together with
-#                 sdk/typescript/flow.test.ts, `node --test` runs the result;
+#                 sdk/typescript/flow.test.ts and open-sets.test.ts, `node --test` runs
+#                 the result;
 #   - Swagger UI: headless Chromium (Debian's), driven by playwright-core, runs signup,
 #                 Authorize and /api/auth/me on /docs (sdk/swagger-ui/docs.test.mjs) and
 #                 saves a screenshot whose path is printed.
@@ -112,14 +114,15 @@ python_suite() {
 typescript_suite() {
   local dir=$work/typescript
   mkdir -p "$dir"
-  cp "$root/sdk/typescript/flow.test.ts" "$root/sdk/typescript/tsconfig.json" "$dir/"
+  cp "$root/sdk/typescript/flow.test.ts" "$root/sdk/typescript/open-sets.test.ts" \
+    "$root/sdk/typescript/tsconfig.json" "$dir/"
   echo '{ "type": "module" }' >"$dir/package.json"
   (cd "$root/sdk/typescript" &&
     GATEHOUSE_SPEC=$spec GATEHOUSE_TS_OUT="$dir/client" \
       "$node_bin/openapi-ts" --file openapi-ts.config.mjs)
   # Type-check the generated client and the test together, then run the test.
   "$node_bin/tsc" -p "$dir/tsconfig.json" --typeRoots "$root/sdk/node_modules/@types"
-  (cd "$dir/out" && GATEHOUSE_URL=$base_url node --test flow.test.js)
+  (cd "$dir/out" && GATEHOUSE_URL=$base_url node --test flow.test.js open-sets.test.js)
 }
 
 swagger_ui_suite() {

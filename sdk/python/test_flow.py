@@ -109,5 +109,5 @@ def test_a_weak_password_decodes_into_typed_password_violations(base_url: str) -
     # `details` is the nullable ErrorDetails object (exactly one of fields / violations);
     # openapi-python-client names its non-null branch ErrorDetailsType0.
     assert isinstance(envelope.error.details, ErrorDetailsType0)
-    rules = [v.rule.value for v in envelope.error.details.violations]
+    rules = [str(v.rule) for v in envelope.error.details.violations]
     assert rules == ["min_length", "uppercase", "digit"]

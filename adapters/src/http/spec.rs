@@ -38,7 +38,10 @@ the answer. 3. Press **Authorize** and paste the token alone, without `Bearer ` 
 `user_id` from the same answer.\n\n\
 Every error has one shape, `ErrorEnvelope`: `error.code` (machine-readable), \
 `error.message`, `error.details` (`null`, or the invalid fields, or every broken password \
-rule) and `meta.timestamp` / `meta.request_id`. Every response carries `X-Request-ID`; an \
+rule) and `meta.timestamp` / `meta.request_id`. Error codes, like event types, failure \
+reasons and password rules, are open sets: this document lists today's values, later \
+releases add more, and a client must accept (and keep) a value it does not know — act on \
+the HTTP status. Every response carries `X-Request-ID`; an \
 incoming one that is a UUID is kept. Request bodies over 64 KiB are refused with 413. \
 Every 401 carries `WWW-Authenticate: Bearer`. A method a path does not serve is 405 \
 with `Allow`; a path that only has the shape of one (`GET /api/users` against \
@@ -104,6 +107,8 @@ pub fn openapi_yaml() -> anyhow::Result<String> {
 ///   header names in their usual case with descriptions ([`responses`]);
 /// - `application/json` as the media type (poem-openapi writes
 ///   `application/json; charset=utf-8`, which some generators do not recognise as JSON);
+/// - the `not` that keeps the two branches of a growing set's `oneOf` apart, and its
+///   `null` ([`open_growing_sets`]);
 /// - request, parameter and per-status response examples, and links;
 /// - `x-internal: false` on the server (it is the public API).
 fn post_process(doc: &mut Value) {
@@ -466,10 +471,11 @@ fn make_optional_nullable(schema: &mut Value) {
 /// exactly one of the branches' properties (`minProperties`/`maxProperties` 1), and the
 /// branch schemas, used nowhere else, are dropped.
 ///
-/// A nullable enum (`failure_reason`) is written inline, with `null` among its values,
-/// and its component dropped: a nullable component enum makes progenitor/typify 0.8
-/// generate the type twice, and `allOf: [$ref]` + `nullable` makes openapi-python-client
-/// refuse `null`.
+/// A nullable closed enum (none today: `failure_reason` is an open set, see
+/// [`open_growing_sets`]) is written inline, with `null` among its values, and its
+/// component dropped: a nullable component enum makes progenitor/typify 0.8 generate the
+/// type twice, and `allOf: [$ref]` + `nullable` makes openapi-python-client refuse
+/// `null`.
 ///
 /// The property keeps `allOf` (for its description) and gets the referenced type.
 fn fold_nullable_refs(schemas: &mut Map<String, Value>) {
