@@ -262,19 +262,21 @@ mod tests {
     fn every_known_value_has_the_shape_the_open_branch_promises() {
         // The two patterns, spelled out without a regex engine.
         fn matches(pattern: &str, value: &str) -> bool {
-            let (first, rest): (fn(char) -> bool, fn(char) -> bool) = match pattern {
-                LOWER_SNAKE => (
-                    |c| c.is_ascii_lowercase(),
-                    |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
-                ),
-                UPPER_SNAKE => (
-                    |c| c.is_ascii_uppercase(),
-                    |c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_',
-                ),
+            let upper = match pattern {
+                LOWER_SNAKE => false,
+                UPPER_SNAKE => true,
                 other => panic!("no checker for {other}"),
             };
+            let letter = |c: char| {
+                if upper {
+                    c.is_ascii_uppercase()
+                } else {
+                    c.is_ascii_lowercase()
+                }
+            };
             let mut chars = value.chars();
-            chars.next().is_some_and(first) && chars.all(rest)
+            chars.next().is_some_and(letter)
+                && chars.all(|c| letter(c) || c.is_ascii_digit() || c == '_')
         }
         fn check<S: OpenSet>() {
             for value in listed::<S>() {
